@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* `brightline`: the daemon and its offline tools, one subcommand each. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "inspect", bl_cmd_inspect,
+	  "inspect [--json] FILE     parse a capture (pcap/pcapng), one line per frame" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: brightline COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %s\n", subcommands[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].run(argc - 2, argv + 2);
+	fprintf(stderr, "brightline: unknown command \"%s\" (try \"brightline --help\")\n", argv[1]);
+	return 2;
+}
