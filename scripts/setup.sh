@@ -21,6 +21,7 @@ PACKAGES=(
 	libhyperscan-dev
 	libcriterion-dev
 	libpcap-dev libyaml-dev libjansson-dev
+	libidn2-dev
 	iproute2 ethtool
 )
 

@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-worker flow table: keys meet from both directions, the TCP state
+ * machine, midstream policies, idle expiry on a fake clock, and the
+ * full-table policies with their counters. Packet records are built here
+ * directly (struct bl_pkt), so the table is tested apart from the parser.
+ * Time is a fake TSC of TSC_HZ ticks per second, passed explicitly.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <rte_common.h>
+#include <rte_eal.h>
+
+#include "flow.h"
+
+#define TSC_HZ 1000ull
+#define SEC(s) ((uint64_t)(s) * TSC_HZ)
+
+#define TCP 6
+#define UDP 17
+#define ICMP 1
+#define ICMPV6 58
+
+#define FIN 0x01
+#define SYN 0x02
+#define RST 0x04
+#define ACK 0x10
+
+static void eal_up(void)
+{
+	char *argv[] = { "test_flow", "--no-huge", "--no-shconf", "--no-pci",
+			 "--no-telemetry", "--file-prefix=bl-test-flow",
+			 "--log-level=error", "-l", "0", NULL };
+
+	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0,
+		      "rte_eal_init failed");
+}
+
+static void eal_down(void)
+{
+	rte_eal_cleanup();
+}
+
+TestSuite(flow, .init = eal_up, .fini = eal_down, .timeout = 60);
+
+/* An IPv4 packet record from 10.0.0.a:sp to 10.0.0.b:dp. */
+static struct bl_pkt pkt4(uint8_t proto, uint8_t a, uint16_t sp, uint8_t b,
+			  uint16_t dp, uint8_t tcp_flags)
+{
+	struct bl_pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.outcome = BL_PARSE_OK;
+	p.nlayers = 1;
+	p.ethertype = 0x0800;
+	p.l2_len = 14;
+	p.l3[0].family = 4;
+	p.l3[0].proto = proto;
+	p.l3[0].l3_off = 14;
+	p.l3[0].l4_off = 34;
+	p.l3[0].l3_len = 60;
+	p.l3[0].src[0] = 10;
+	p.l3[0].src[3] = a;
+	p.l3[0].dst[0] = 10;
+	p.l3[0].dst[3] = b;
+	p.l3[0].sport = sp;
+	p.l3[0].dport = dp;
+	p.l3[0].tcp_flags = tcp_flags;
+	if (proto == TCP || proto == UDP)
+		p.l3[0].flags = BL_L3_HAS_PORTS;
+	return p;
+}
+
+static struct bl_flow_table *table(uint32_t max_flows,
+				   enum bl_flow_midstream ms,
+				   enum bl_flow_full_policy fp)
+{
+	struct bl_flow_config c;
+	struct bl_flow_table *t;
+
+	bl_flow_config_defaults(&c);
+	c.name = "test_flow";
+	c.max_flows = max_flows;
+	c.tsc_hz = TSC_HZ;
+	c.timeout_tcp_established = 100;
+	c.timeout_tcp_transient = 20;
+	c.timeout_udp = 30;
+	c.timeout_other = 10;
+	c.midstream = ms;
+	c.full_policy = fp;
+	c.evict_idle_s = 10;
+	c.evict_probe = 64;
+	t = bl_flow_create(&c);
+	cr_assert_not_null(t, "bl_flow_create: %s", strerror(errno));
+	return t;
+}
+
+/* One packet through the worker's sequence: key, lookup, update. */
+static enum bl_flow_outcome step(struct bl_flow_table *t,
+				 const struct bl_pkt *p, uint64_t now,
+				 struct bl_flow_entry **e)
+{
+	struct bl_flow_key k;
+
+	cr_assert_eq(bl_flow_key_build(p, &k), 0);
+	bl_flow_lookup_burst(t, &k, 1, now, e);
+	return bl_flow_update(t, &k, e, 100, now);
+}
+
+static const struct bl_flow_counters *ctr(struct bl_flow_table *t)
+{
+	return bl_flow_counters(t);
+}
+
+Test(flow, both_directions_one_key)
+{
+	struct bl_pkt ab = pkt4(UDP, 1, 5353, 2, 53, 0);
+	struct bl_pkt ba = pkt4(UDP, 2, 53, 1, 5353, 0);
+	struct bl_pkt other = pkt4(UDP, 1, 5354, 2, 53, 0);
+	struct bl_flow_key k1, k2, k3;
+
+	cr_assert_eq(bl_flow_key_build(&ab, &k1), 0);
+	cr_assert_eq(bl_flow_key_build(&ba, &k2), 0);
+	cr_assert_eq(bl_flow_key_build(&other, &k3), 0);
+	cr_assert_eq(memcmp(&k1, &k2, BL_FLOW_KEY_LEN), 0);
+	cr_assert_eq(k1.hash, k2.hash);
+	cr_assert_neq(k1.side, k2.side);
+	cr_assert_neq(memcmp(&k1, &k3, BL_FLOW_KEY_LEN), 0);
+
+	/* same tuple, other VLAN: another flow */
+	ab.nvlan = 1;
+	ab.vlan[0] = 20;
+	cr_assert_eq(bl_flow_key_build(&ab, &k3), 0);
+	cr_assert_neq(memcmp(&k1, &k3, BL_FLOW_KEY_LEN), 0);
+
+	/* ICMP echo request and reply meet on the identifier */
+	struct bl_pkt req = pkt4(ICMP, 1, 777, 2, 0, 0);
+	struct bl_pkt rep = pkt4(ICMP, 2, 777, 1, 0, 0);
+	req.l3[0].icmp_type = 8;
+	rep.l3[0].icmp_type = 0;
+	cr_assert_eq(bl_flow_key_build(&req, &k1), 0);
+	cr_assert_eq(bl_flow_key_build(&rep, &k2), 0);
+	cr_assert_eq(memcmp(&k1, &k2, BL_FLOW_KEY_LEN), 0);
+	cr_assert_eq(k1.port[0], 777);
+	cr_assert_eq(k1.port[1], 777);
+
+	/* no key: later fragment, failed parse */
+	ba.l3[0].flags = BL_L3_FRAG | BL_L3_FRAG_LATER;
+	cr_assert_eq(bl_flow_key_build(&ba, &k2), -ENOENT);
+	other.outcome = BL_PARSE_TRUNC_UDP;
+	cr_assert_eq(bl_flow_key_build(&other, &k2), -ENOENT);
+}
+
+Test(flow, both_directions_one_entry)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK,
+					BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt ab = pkt4(UDP, 9, 40000, 3, 53, 0);
+	struct bl_pkt ba = pkt4(UDP, 3, 53, 9, 40000, 0);
+	struct bl_flow_entry *e1, *e2;
+
+	cr_assert_eq(step(t, &ab, 1, &e1), BL_FLOW_TRACKED);
+	cr_assert_eq(e1->state, BL_FLOW_NEW);
+	cr_assert_eq(step(t, &ba, 2, &e2), BL_FLOW_TRACKED);
+	cr_assert_eq(e1, e2);
+	cr_assert_eq(e2->state, BL_FLOW_ACTIVE);
+	cr_assert_eq(e2->pkts[0], 1);
+	cr_assert_eq(e2->pkts[1], 1);
+	cr_assert_eq(e2->bytes[1], 100);
+	cr_assert_eq(e2->last_tsc, 2);
+	cr_assert_eq(bl_flow_count(t), 1);
+	cr_assert_eq(ctr(t)->inserts, 1);
+	cr_assert_eq(ctr(t)->lookups, 2);
+	cr_assert_eq(ctr(t)->hits, 1);
+	cr_assert_eq(ctr(t)->udp_active, 1);
+	bl_flow_free(t);
+}
+
+/* Two packets of one new flow in one burst: both miss, one entry. */
+Test(flow, same_burst_creates_once)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP,
+					BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt p[3] = {
+		pkt4(TCP, 1, 1000, 2, 80, SYN),
+		pkt4(TCP, 2, 80, 1, 1000, SYN | ACK),
+		pkt4(TCP, 1, 1000, 2, 80, ACK),
+	};
+	struct bl_flow_key k[3];
+	struct bl_flow_entry *e[3];
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(bl_flow_key_build(&p[i], &k[i]), 0);
+	cr_assert_eq(bl_flow_lookup_burst(t, k, 3, 5, e), 0);
+	for (i = 0; i < 3; i++) {
+		cr_assert_null(e[i]);
+		cr_assert_eq(bl_flow_update(t, &k[i], &e[i], 60, 5),
+			     BL_FLOW_TRACKED, "packet %u", i);
+	}
+	cr_assert_eq(e[0], e[2]);
+	cr_assert_eq(e[0]->state, BL_FLOW_ESTABLISHED);
+	cr_assert_eq(ctr(t)->inserts, 1);
+	cr_assert_eq(ctr(t)->midstream_dropped, 0);
+	cr_assert_eq(bl_flow_lookup_burst(t, k, 3, 6, e), 3);
+	bl_flow_free(t);
+}
+
+Test(flow, tcp_handshake_and_fin_close)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP,
+					BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt c2s = pkt4(TCP, 7, 33000, 5, 443, 0);
+	struct bl_pkt s2c = pkt4(TCP, 5, 443, 7, 33000, 0);
+	struct bl_flow_entry *e;
+	struct {
+		struct bl_pkt *p;
+		uint8_t flags;
+		enum bl_flow_state want;
+	} seq[] = {
+		{ &c2s, SYN, BL_FLOW_SYN_SENT },
+		{ &c2s, SYN, BL_FLOW_SYN_SENT },          /* retransmit */
+		{ &s2c, ACK, BL_FLOW_SYN_SENT },          /* not a SYN-ACK */
+		{ &s2c, SYN | ACK, BL_FLOW_SYN_RECV },
+		{ &s2c, ACK, BL_FLOW_SYN_RECV },          /* wrong side */
+		{ &c2s, ACK, BL_FLOW_ESTABLISHED },
+		{ &s2c, ACK | 0x08, BL_FLOW_ESTABLISHED },
+		{ &c2s, FIN | ACK, BL_FLOW_FIN_WAIT },
+		{ &c2s, FIN | ACK, BL_FLOW_FIN_WAIT },    /* FIN retransmit */
+		{ &s2c, ACK, BL_FLOW_FIN_WAIT },
+		{ &s2c, FIN | ACK, BL_FLOW_CLOSING },
+		{ &s2c, ACK, BL_FLOW_CLOSING },           /* not the last ACK */
+		{ &c2s, ACK, BL_FLOW_CLOSED },
+	};
+	unsigned i;
+
+	for (i = 0; i < RTE_DIM(seq); i++) {
+		seq[i].p->l3[0].tcp_flags = seq[i].flags;
+		cr_assert_eq(step(t, seq[i].p, 10 + i, &e), BL_FLOW_TRACKED);
+		cr_assert_eq(e->state, seq[i].want, "step %u: %s, want %s", i,
+			     bl_flow_state_name(e->state),
+			     bl_flow_state_name(seq[i].want));
+	}
+	cr_assert_eq(e->init_side, ((c2s.l3[0].src[3] < c2s.l3[0].dst[3]) ? 0 : 1));
+	cr_assert_eq(e->pkts[0], 6);
+	cr_assert_eq(e->pkts[1], 7);
+	cr_assert_eq(ctr(t)->tcp_syn, 1);
+	cr_assert_eq(ctr(t)->tcp_syn_recv, 1);
+	cr_assert_eq(ctr(t)->tcp_established, 1);
+	cr_assert_eq(ctr(t)->tcp_fin, 2);
+	cr_assert_eq(ctr(t)->tcp_closed_fin, 1);
+	cr_assert_eq(ctr(t)->tcp_rst, 0);
+
+	/* a new SYN on the closed tuple reopens it, verdict reset */
+	bl_flow_verdict_set(e, 3, 9, 42);
+	s2c.l3[0].tcp_flags = SYN;
+	cr_assert_eq(step(t, &s2c, 100, &e), BL_FLOW_TRACKED);
+	cr_assert_eq(e->state, BL_FLOW_SYN_SENT);
+	cr_assert_eq(e->verdict, BL_FLOW_VERDICT_NONE);
+	cr_assert_eq(e->verdict_gen, 0);
+	cr_assert_eq(e->pkts[0], 1);
+	cr_assert_eq(e->pkts[1], 0);
+	cr_assert_eq(ctr(t)->tcp_reopened, 1);
+	cr_assert_eq(bl_flow_count(t), 1);
+	bl_flow_free(t);
+}
+
+Test(flow, tcp_rst_closes)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP,
+					BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt c2s = pkt4(TCP, 1, 2000, 2, 22, SYN);
+	struct bl_pkt s2c = pkt4(TCP, 2, 22, 1, 2000, SYN | ACK);
+	struct bl_flow_entry *e;
+
+	step(t, &c2s, 1, &e);
+	step(t, &s2c, 2, &e);
+	c2s.l3[0].tcp_flags = ACK;
+	step(t, &c2s, 3, &e);
+	cr_assert_eq(e->state, BL_FLOW_ESTABLISHED);
+	s2c.l3[0].tcp_flags = RST | ACK;
+	step(t, &s2c, 4, &e);
+	cr_assert_eq(e->state, BL_FLOW_CLOSED);
+	cr_assert_eq(ctr(t)->tcp_rst, 1);
+	/* a second RST changes nothing */
+	step(t, &s2c, 5, &e);
+	cr_assert_eq(ctr(t)->tcp_rst, 1);
+	bl_flow_free(t);
+}
+
+struct ms_case {
+	enum bl_flow_midstream policy;
+	uint8_t flags;
+	enum bl_flow_outcome want;
+	enum bl_flow_state state;
+	uint64_t tracked, dropped, passed;
+};
+
+ParameterizedTestParameters(flow, midstream)
+{
+	static struct ms_case cases[] = {
+		{ BL_FLOW_MIDSTREAM_TRACK, ACK, BL_FLOW_TRACKED, BL_FLOW_ESTABLISHED, 1, 0, 0 },
+		{ BL_FLOW_MIDSTREAM_TRACK, ACK | FIN, BL_FLOW_TRACKED, BL_FLOW_FIN_WAIT, 1, 0, 0 },
+		{ BL_FLOW_MIDSTREAM_TRACK, SYN | ACK, BL_FLOW_TRACKED, BL_FLOW_SYN_RECV, 1, 0, 0 },
+		{ BL_FLOW_MIDSTREAM_DROP, ACK, BL_FLOW_DROP_MIDSTREAM, 0, 0, 1, 0 },
+		{ BL_FLOW_MIDSTREAM_DROP, SYN | ACK, BL_FLOW_DROP_MIDSTREAM, 0, 0, 1, 0 },
+		{ BL_FLOW_MIDSTREAM_PASS, ACK, BL_FLOW_PASS_UNTRACKED, 0, 0, 0, 1 },
+		{ BL_FLOW_MIDSTREAM_PASS, RST, BL_FLOW_PASS_UNTRACKED, 0, 0, 0, 1 },
+	};
+	return cr_make_param_array(struct ms_case, cases, RTE_DIM(cases));
+}
+
+ParameterizedTest(struct ms_case *c, flow, midstream)
+{
+	struct bl_flow_table *t = table(64, c->policy, BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt p = pkt4(TCP, 4, 8080, 6, 51000, c->flags);
+	struct bl_pkt back = pkt4(TCP, 6, 51000, 4, 8080, ACK);
+	struct bl_flow_entry *e = NULL;
+
+	enum bl_flow_outcome o = step(t, &p, 1, &e);
+
+	cr_assert_eq(o, c->want, "%s", bl_flow_outcome_name(o));
+	/* a second packet: one more drop/pass, but no second entry */
+	o = step(t, &p, 1, &e);
+	cr_assert_eq(o, c->want, "%s", bl_flow_outcome_name(o));
+	cr_assert_eq(ctr(t)->midstream_tracked, c->tracked);
+	cr_assert_eq(ctr(t)->midstream_dropped, c->dropped * 2);
+	cr_assert_eq(ctr(t)->midstream_passed, c->passed * 2);
+	if (c->want != BL_FLOW_TRACKED) {
+		cr_assert_eq(bl_flow_count(t), 0);
+		cr_assert_eq(ctr(t)->inserts, 0);
+		bl_flow_free(t);
+		return;
+	}
+	cr_assert_eq(bl_flow_count(t), 1);
+	cr_assert(e->flags & BL_FLOW_F_MIDSTREAM);
+	cr_assert_eq(e->state, c->state, "%s", bl_flow_state_name(e->state));
+	if (c->state == BL_FLOW_SYN_RECV) {
+		/* the SYN-ACK's receiver is the initiator; its ACK completes */
+		cr_assert_eq(step(t, &back, 2, &e), BL_FLOW_TRACKED);
+		cr_assert_eq(e->state, BL_FLOW_ESTABLISHED);
+		cr_assert_eq(bl_flow_dir(e, &(struct bl_flow_key){ .side = !e->init_side }), 1);
+		cr_assert_eq(e->pkts[0], 1);
+		cr_assert_eq(e->pkts[1], 2); /* two SYN-ACKs from the responder */
+	}
+	bl_flow_free(t);
+}
+
+Test(flow, idle_expiry_per_class)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK,
+					BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt udp = pkt4(UDP, 1, 1111, 2, 53, 0);
+	struct bl_pkt icmp = pkt4(ICMP, 1, 5, 2, 0, 0);
+	struct bl_pkt est = pkt4(TCP, 1, 2222, 2, 443, ACK);   /* midstream: established */
+	struct bl_pkt syn = pkt4(TCP, 1, 3333, 2, 443, SYN);   /* transient */
+	struct bl_flow_entry *e;
+	unsigned n = 0;
+
+	icmp.l3[0].icmp_type = 8;
+	step(t, &udp, 0, &e);
+	step(t, &icmp, 0, &e);
+	step(t, &est, 0, &e);
+	step(t, &syn, 0, &e);
+	cr_assert_eq(bl_flow_count(t), 4);
+
+	/* nothing is idle long enough yet (other: 10 s) */
+	cr_assert_eq(bl_flow_expire(t, SEC(10), 1000), 0);
+	/* other (10 s) goes; transient (20 s), UDP (30 s) stay */
+	cr_assert_eq(bl_flow_expire(t, SEC(10) + 1, 1000), 1);
+	cr_assert_eq(bl_flow_expire(t, SEC(20) + 1, 1000), 1);
+	/* the UDP flow was refreshed at 25 s: it lives to 55 s */
+	step(t, &udp, SEC(25), &e);
+	cr_assert_eq(bl_flow_expire(t, SEC(31), 1000), 0);
+	cr_assert_eq(bl_flow_expire(t, SEC(55) + 1, 1000), 1);
+	cr_assert_eq(bl_flow_count(t), 1);
+	/* established: 100 s */
+	cr_assert_eq(bl_flow_expire(t, SEC(99), 1000), 0);
+	cr_assert_eq(bl_flow_expire(t, SEC(100) + 1, 1000), 1);
+	cr_assert_eq(bl_flow_count(t), 0);
+	cr_assert_eq(ctr(t)->expired, 4);
+
+	/* bounded work: budget 1 deletes at most one per call, and all
+	 * of them once the hand has gone round */
+	for (unsigned i = 0; i < 10; i++) {
+		struct bl_pkt p = pkt4(UDP, 1, (uint16_t)(4000 + i), 2, 53, 0);
+		step(t, &p, SEC(200), &e);
+	}
+	for (unsigned i = 0; i < 200; i++) {
+		unsigned d = bl_flow_expire(t, SEC(300), 1);
+
+		cr_assert_leq(d, 1);
+		n += d;
+	}
+	cr_assert_eq(n, 10);
+	cr_assert_eq(bl_flow_count(t), 0);
+	/* the freed slots are reusable */
+	cr_assert_eq(step(t, &udp, SEC(301), &e), BL_FLOW_TRACKED);
+	cr_assert_eq(e->state, BL_FLOW_NEW);
+	bl_flow_free(t);
+}
+
+/* Fill a table of 8 with established TCP flows last seen at `now`. */
+static void fill(struct bl_flow_table *t, uint64_t now)
+{
+	struct bl_flow_entry *e;
+
+	for (unsigned i = 0; i < 8; i++) {
+		struct bl_pkt p = pkt4(TCP, 1, (uint16_t)(10000 + i), 2, 80, SYN);
+		struct bl_pkt r = pkt4(TCP, 2, 80, 1, (uint16_t)(10000 + i), SYN | ACK);
+
+		cr_assert_eq(step(t, &p, now, &e), BL_FLOW_TRACKED, "flow %u", i);
+		step(t, &r, now, &e);
+		p.l3[0].tcp_flags = ACK;
+		step(t, &p, now, &e);
+		cr_assert_eq(e->state, BL_FLOW_ESTABLISHED);
+	}
+	cr_assert_eq(bl_flow_count(t), 8);
+}
+
+/* Every filled flow is still found. */
+static void all_present(struct bl_flow_table *t, unsigned skip)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		struct bl_pkt p = pkt4(TCP, 1, (uint16_t)(10000 + i), 2, 80, ACK);
+		struct bl_flow_key k;
+		struct bl_flow_entry *e;
+
+		bl_flow_key_build(&p, &k);
+		bl_flow_lookup_burst(t, &k, 1, 0, &e);
+		if (i == skip)
+			cr_assert_null(e, "flow %u should be gone", i);
+		else
+			cr_assert_not_null(e, "flow %u evicted", i);
+	}
+}
+
+Test(flow, full_drop_new)
+{
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
+					BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt p = pkt4(UDP, 3, 999, 4, 53, 0);
+	struct bl_flow_entry *e = NULL;
+
+	fill(t, 0);
+	cr_assert_eq(step(t, &p, SEC(1000), &e), BL_FLOW_DROP_FULL);
+	cr_assert_null(e);
+	cr_assert_eq(ctr(t)->insert_fail_full, 1);
+	cr_assert_eq(ctr(t)->new_dropped_full, 1);
+	cr_assert_eq(ctr(t)->evicted_idle, 0);
+	cr_assert_eq(bl_flow_count(t), 8);
+	all_present(t, 99);
+	bl_flow_free(t);
+}
+
+Test(flow, full_stateless)
+{
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
+					BL_FLOW_FULL_STATELESS);
+	struct bl_pkt p = pkt4(TCP, 3, 999, 4, 80, SYN);
+	struct bl_flow_entry *e = NULL;
+
+	fill(t, 0);
+	cr_assert_eq(step(t, &p, 1, &e), BL_FLOW_PASS_UNTRACKED);
+	cr_assert_eq(step(t, &p, 2, &e), BL_FLOW_PASS_UNTRACKED);
+	cr_assert_eq(ctr(t)->insert_fail_full, 2);
+	cr_assert_eq(ctr(t)->stateless_passed, 2);
+	cr_assert_eq(ctr(t)->new_dropped_full, 0);
+	cr_assert_eq(bl_flow_count(t), 8);
+	/* room again once a flow is removed */
+	struct bl_pkt old = pkt4(TCP, 1, 10003, 2, 80, ACK);
+	step(t, &old, 3, &e);
+	cr_assert_eq(bl_flow_remove(t, e), 0);
+	cr_assert_eq(bl_flow_remove(t, e), -ENOENT);
+	cr_assert_eq(ctr(t)->removed, 1);
+	e = NULL;
+	cr_assert_eq(step(t, &p, 4, &e), BL_FLOW_TRACKED);
+	cr_assert_eq(e->state, BL_FLOW_SYN_SENT);
+	bl_flow_free(t);
+}
+
+Test(flow, full_evict_idle_never_evicts_active)
+{
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
+					BL_FLOW_FULL_EVICT_IDLE);
+	struct bl_pkt p = pkt4(TCP, 3, 999, 4, 80, SYN);
+	struct bl_flow_entry *e = NULL;
+
+	fill(t, 0);
+	/* every flow idle 5 s < 10 s: nothing may go, the new flow drops */
+	cr_assert_eq(step(t, &p, SEC(5), &e), BL_FLOW_DROP_FULL);
+	cr_assert_eq(ctr(t)->evicted_idle, 0);
+	cr_assert_eq(ctr(t)->new_dropped_full, 1);
+	all_present(t, 99);
+
+	/* at 20 s all but flow 5 have been active at 15 s */
+	for (unsigned i = 0; i < 8; i++) {
+		struct bl_pkt a = pkt4(TCP, 1, (uint16_t)(10000 + i), 2, 80, ACK);
+
+		if (i != 5)
+			step(t, &a, SEC(15), &e);
+	}
+	e = NULL;
+	cr_assert_eq(step(t, &p, SEC(20), &e), BL_FLOW_TRACKED);
+	cr_assert_eq(e->state, BL_FLOW_SYN_SENT);
+	cr_assert_eq(ctr(t)->evicted_idle, 1);
+	cr_assert_eq(ctr(t)->insert_fail_full, 2);
+	cr_assert_eq(ctr(t)->new_dropped_full, 1);
+	cr_assert_eq(bl_flow_count(t), 8);
+	all_present(t, 5);
+	bl_flow_free(t);
+}
+
+/* A hit of the bulk lookup evicted by an earlier packet of the same burst
+ * is looked up again, never accounted to the flow that took its slot. */
+Test(flow, evicted_within_burst_not_reused)
+{
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
+					BL_FLOW_FULL_EVICT_IDLE);
+	struct bl_pkt p[2] = {
+		pkt4(TCP, 3, 999, 4, 80, SYN),
+		pkt4(TCP, 1, 10007, 2, 80, ACK), /* flow 7, idle since 0 */
+	};
+	struct bl_flow_key k[2];
+	struct bl_flow_entry *e[2];
+	enum bl_flow_outcome o;
+
+	fill(t, 0);
+	for (unsigned i = 0; i < 7; i++) {
+		struct bl_pkt a = pkt4(TCP, 1, (uint16_t)(10000 + i), 2, 80, ACK);
+
+		step(t, &a, SEC(15), &e[0]);
+	}
+	bl_flow_key_build(&p[0], &k[0]);
+	bl_flow_key_build(&p[1], &k[1]);
+	cr_assert_eq(bl_flow_lookup_burst(t, k, 2, SEC(20), e), 1);
+	cr_assert_not_null(e[1]);
+	cr_assert_eq(bl_flow_update(t, &k[0], &e[0], 60, SEC(20)), BL_FLOW_TRACKED);
+	cr_assert_eq(ctr(t)->evicted_idle, 1);
+	/* flow 7 is gone; re-created midstream needs room, none is idle */
+	o = bl_flow_update(t, &k[1], &e[1], 60, SEC(20));
+	cr_assert_eq(o, BL_FLOW_DROP_FULL, "%s", bl_flow_outcome_name(o));
+	cr_assert_eq(e[0]->pkts[0] + e[0]->pkts[1], 1);
+	cr_assert_eq(e[0]->state, BL_FLOW_SYN_SENT);
+	bl_flow_free(t);
+}
+
+Test(flow, config_and_names)
+{
+	struct bl_flow_config c;
+
+	cr_assert_eq(bl_flow_midstream_parse("drop"), BL_FLOW_MIDSTREAM_DROP);
+	cr_assert_eq(bl_flow_full_policy_parse("evict-idle"), BL_FLOW_FULL_EVICT_IDLE);
+	cr_assert_eq(bl_flow_full_policy_parse("evict"), -EINVAL);
+	cr_assert_str_eq(bl_flow_counter_names[BL_FLOW_NCOUNTERS - 1], "udp_active");
+	struct bl_flow_counters z = { .hits = 7 };
+	cr_assert_eq(bl_flow_counter_value(&z, 1), 7);
+	cr_assert_str_eq(bl_flow_counter_names[1], "hits");
+
+	bl_flow_config_defaults(&c);
+	c.max_flows = 4;
+	cr_assert_null(bl_flow_create(&c));
+	cr_assert_eq(errno, EINVAL);
+	bl_flow_config_defaults(&c);
+	c.evict_idle_s = 0; /* would let evict-idle take active flows */
+	c.full_policy = BL_FLOW_FULL_EVICT_IDLE;
+	cr_assert_null(bl_flow_create(&c));
+	cr_assert_eq(errno, EINVAL);
+}
