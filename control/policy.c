@@ -998,8 +998,7 @@ static int policy_hash(struct bl_policy *p)
 				h_rate(&s, &q->then_rate);
 		}
 	}
-	sha256_final(&s, p->hash);
-	return 0;
+	return sha256_final(&s, p->hash);
 }
 
 /* The top-level mapping: version, lists, rules, default. */

@@ -125,16 +125,15 @@ bool name_valid(const char *s);
 void lists_parse(struct loader *L, const struct node *lists);
 uint8_t list_families(const struct bl_policy_list *l);
 
-/* SHA-256 */
+/* SHA-256 of the canonical form, through OpenSSL's EVP interface. An
+ * allocation failure in init or update is remembered and reported by final. */
 struct sha256 {
-	uint32_t h[8];
-	uint64_t nbytes;
-	uint8_t buf[64];
-	size_t nbuf;
+	struct evp_md_ctx_st *ctx;
+	int err;
 };
 
 void sha256_init(struct sha256 *s);
 void sha256_update(struct sha256 *s, const void *data, size_t n);
-void sha256_final(struct sha256 *s, uint8_t out[32]);
+int sha256_final(struct sha256 *s, uint8_t out[32]); /* 0 or -ENOMEM; frees */
 
 #endif /* BL_CONTROL_POLICY_INT_H */
