@@ -20,7 +20,7 @@ PACKAGES=(
 	libbpf-dev bpftool linux-libc-dev
 	libhyperscan-dev
 	libcriterion-dev
-	libpcap-dev libyaml-dev libjansson-dev
+	libpcap-dev libyaml-dev libjansson-dev libssl-dev
 	libidn2-dev
 	iproute2 ethtool
 )
