@@ -98,7 +98,7 @@ enum bl_tunnel {
 #define BL_L3_ATOMIC_FRAG 0x10 /* IPv6 fragment header with offset 0 and no MF */
 #define BL_L3_OPTIONS     0x20 /* IPv4 options or IPv6 extension headers present */
 #define BL_L3_HAS_PORTS   0x40 /* sport/dport are valid (TCP, UDP, SCTP) */
-#define BL_L3_L4_PARTIAL  0x80 /* L4 header cut short (ICMP quotes only) */
+#define BL_L3_L4_PARTIAL  0x80 /* L4 header cut short: ICMP quotes, tiny IPv4 first fragments */
 
 /* One IP layer with the transport header that follows it. */
 struct bl_l3 {
