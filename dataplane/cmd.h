@@ -5,5 +5,7 @@
 
 /* Each takes the arguments after the subcommand name and returns the exit code. */
 int bl_cmd_inspect(int argc, char **argv);
+int bl_cmd_run(int argc, char **argv);
+int bl_cmd_replay(int argc, char **argv);
 
 #endif

@@ -14,6 +14,10 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "inspect", bl_cmd_inspect,
 	  "inspect [--json] FILE     parse a capture (pcap/pcapng), one line per frame" },
+	{ "run", bl_cmd_run,
+	  "run [--config F] [...]    run the box between its two ports (see run --help)" },
+	{ "replay", bl_cmd_replay,
+	  "replay [--out OUT.pcap] [--verdicts V.jsonl] FILE   the pipeline over a capture" },
 };
 
 static void usage(FILE *f)

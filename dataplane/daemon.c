@@ -1,0 +1,766 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The box around the workers (see daemon.h), and `brightline run`: load the
+ * configuration, apply flags, bring the box up, keep house on the main lcore
+ * until a signal or --duration, stop cleanly and print the counters.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "cmd.h"
+#include "daemon.h"
+#include "verdicts.h"
+
+#define BL_HANDOFF_RING 1024   /* packets per (src, dst) handoff ring */
+#define BL_EVENT_RING   16384  /* verdict events per worker */
+
+/* "0-1" or "0,2,5": the CPUs this process may run on. */
+static void cpu_list(char *buf, size_t len)
+{
+	cpu_set_t set;
+	size_t off = 0;
+
+	buf[0] = 0;
+	if (sched_getaffinity(0, sizeof(set), &set)) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	for (int c = 0; c < CPU_SETSIZE && off < len; c++)
+		if (CPU_ISSET(c, &set))
+			off += snprintf(buf + off, len - off, "%s%d", off ? "," : "", c);
+}
+
+static bool has_arg(const struct bl_config *c, const char *const *names)
+{
+	for (unsigned i = 0; i < c->n_eal_args; i++)
+		for (unsigned j = 0; names[j]; j++)
+			if (!strncmp(c->eal_args[i], names[j], strlen(names[j])))
+				return true;
+	return false;
+}
+
+/* The EAL command line: config arguments, file prefix, lcores, devices. */
+static int eal_argv(const struct bl_config *c, char **argv, unsigned max, char *store, size_t slen)
+{
+	static const char *const lcore_opts[] = { "-l", "--lcores", "-c", NULL };
+	static const char *const pci_opts[] = { "--no-pci", NULL };
+	unsigned n = 0;
+	size_t off = 0;
+	char cpus[256], name[64];
+
+#define PUSH(...) do { \
+		int len_ = snprintf(store + off, slen - off, __VA_ARGS__); \
+		if (n + 1 >= max || len_ < 0 || (size_t)len_ >= slen - off) \
+			return -E2BIG; \
+		argv[n++] = store + off; \
+		off += len_ + 1; \
+	} while (0)
+
+	PUSH("brightline");
+	for (unsigned i = 0; i < c->n_eal_args; i++)
+		PUSH("%s", c->eal_args[i]);
+	PUSH("--file-prefix=%s", c->file_prefix);
+	if (!has_arg(c, lcore_opts)) {
+		/* Lcore 0 is the main lcore; workers float over the allowed CPUs
+		 * (the main lcore mostly sleeps, so it may share one). */
+		cpu_list(cpus, sizeof(cpus));
+		if (c->lcores_given) {
+			char ids[256];
+			size_t io = snprintf(ids, sizeof(ids), "0");
+
+			for (unsigned i = 0; i < c->n_workers && io < sizeof(ids); i++)
+				io += snprintf(ids + io, sizeof(ids) - io, ",%u", c->worker_lcores[i]);
+			PUSH("--lcores=(%s)@(%s)", ids, cpus);
+		} else {
+			PUSH("--lcores=(0-%u)@(%s)", c->n_workers, cpus);
+		}
+	}
+	for (unsigned p = 0; p < 2; p++) {
+		const char *dev = p ? c->outside : c->inside;
+
+		if (bl_port_devname(dev, name, sizeof(name)))
+			PUSH("--vdev=%s", dev);
+		else if (!has_arg(c, pci_opts))
+			PUSH("-a%s", dev);
+	}
+#undef PUSH
+	argv[n] = NULL;
+	return (int)n;
+}
+
+/* HugePages_Free and HugePages_Total from /proc/meminfo. */
+static void hugepages(unsigned long *free_, unsigned long *total, unsigned long *kb)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+
+	*free_ = *total = *kb = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Total: %lu", total);
+		sscanf(line, "HugePages_Free: %lu", free_);
+		sscanf(line, "Hugepagesize: %lu", kb);
+	}
+	fclose(f);
+}
+
+/* The most telling line of what the EAL said while failing: the first error. */
+static void eal_reason(FILE *log, char *out, size_t len)
+{
+	static const char *const marks[] = {
+		"FATAL", "rror", "annot", "ailed", "not ", "nvalid", "No ", "nable", NULL
+	};
+	char line[512];
+
+	out[0] = 0;
+	rewind(log);
+	while (fgets(line, sizeof(line), log)) {
+		char *s = line;
+
+		line[strcspn(line, "\n")] = 0;
+		if (!strncmp(s, "EAL: ", 5))
+			s += 5;
+		if (!strncmp(s, "FATAL: ", 7))
+			s += 7;
+		for (unsigned i = 0; marks[i]; i++)
+			if (strstr(s, marks[i])) {
+				snprintf(out, len, "%s", s);
+				return;
+			}
+		if (*s && !out[0])
+			snprintf(out, len, "%s", s);
+	}
+}
+
+/*
+ * Our own getopt_long left glibc's internal state (permutation bounds)
+ * behind; rte_eal_init only sets optind = 1, which does not clear it.
+ * optind = 0 plus one empty parse makes glibc start afresh.
+ */
+static void reset_getopt(void)
+{
+	char *argv[] = { "brightline", NULL };
+
+	optind = 0;
+	while (getopt(1, argv, "") != -1)
+		;
+	optind = 1;
+}
+
+/*
+ * rte_eal_init with its log and stderr captured, so that a failure is one
+ * line of ours rather than a page of EAL's.
+ */
+static int eal_init(const struct bl_config *c, char *err, size_t errlen)
+{
+	char *argv[BL_CONFIG_MAX_EAL + 16], store[8192], why[512];
+	unsigned long hfree, htotal, hkb;
+	int argc, saved, rc;
+	FILE *log;
+
+	argc = eal_argv(c, argv, sizeof(argv) / sizeof(argv[0]), store, sizeof(store));
+	if (argc < 0) {
+		snprintf(err, errlen, "too many or too long EAL arguments");
+		return argc;
+	}
+	log = tmpfile();
+	if (!log) {
+		snprintf(err, errlen, "cannot create a temporary file: %s", strerror(errno));
+		return -errno;
+	}
+	reset_getopt();
+	fflush(stdout);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	dup2(fileno(log), STDERR_FILENO);
+	rte_openlog_stream(log);
+	rc = rte_eal_init(argc, argv);
+	fflush(log);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rte_openlog_stream(stderr);
+	if (rc < 0) {
+		eal_reason(log, why, sizeof(why));
+		hugepages(&hfree, &htotal, &hkb);
+		if (!c->no_huge && (strcasestr(why, "hugepage") || hfree == 0))
+			snprintf(err, errlen, "DPDK initialisation failed: %s (hugepages: %lu of %lu "
+				 "free, %lu kB each; reserve more, or set eal: {no-huge: true})", why, hfree, htotal, hkb);
+		else
+			snprintf(err, errlen, "DPDK initialisation failed: %s", why[0] ? why : "unknown error");
+		fclose(log);
+		return -EINVAL;
+	}
+	fclose(log);
+	return 0;
+}
+
+/* Which lcores run workers: listed ones, or the first N after the main one. */
+static int pick_lcores(struct bl_daemon *d, char *err, size_t errlen)
+{
+	const struct bl_config *c = d->cfg;
+	unsigned lc = rte_get_main_lcore();
+
+	for (unsigned i = 0; i < c->n_workers; i++) {
+		if (c->lcores_given) {
+			lc = c->worker_lcores[i];
+			if (!rte_lcore_is_enabled(lc) || lc == rte_get_main_lcore()) {
+				snprintf(err, errlen, "worker lcore %u is not an enabled worker lcore "
+					 "(check eal: lcores)", lc);
+				return -EINVAL;
+			}
+		} else {
+			lc = rte_get_next_lcore(lc, 1, 0);
+			if (lc >= RTE_MAX_LCORE) {
+				snprintf(err, errlen, "%u workers need %u worker lcores; the EAL has %u",
+					 c->n_workers, c->n_workers, rte_lcore_count() - 1);
+				return -EINVAL;
+			}
+		}
+		d->lcore[i] = lc;
+	}
+	d->n_workers = c->n_workers;
+	return 0;
+}
+
+static int make_pool(struct bl_daemon *d, char *err, size_t errlen)
+{
+	const struct bl_config *c = d->cfg;
+	unsigned cache = RTE_MIN(256u, c->mempool_size / 4);
+	unsigned long hfree, htotal, hkb;
+
+	d->pool = rte_pktmbuf_pool_create("bl_mbufs", c->mempool_size, cache,
+					  bl_worker_priv_size(), RTE_MBUF_DEFAULT_BUF_SIZE,
+					  rte_socket_id());
+	if (d->pool)
+		return 0;
+	hugepages(&hfree, &htotal, &hkb);
+	snprintf(err, errlen, "cannot allocate a mempool of %u mbufs (%s): %s; hugepages: "
+		 "%lu of %lu free, %lu kB each (reserve more, lower `mempool`, or set "
+		 "eal: {no-huge: true, m: SIZE_MB})", c->mempool_size,
+		 rte_strerror(rte_errno), c->no_huge ? "no-huge memory too small" : "not enough hugepage memory",
+		 hfree, htotal, hkb);
+	return -ENOMEM;
+}
+
+/* Per-worker context: queues, rings, tables, copies of the settings. */
+static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, size_t errlen)
+{
+	const struct bl_config *c = d->cfg;
+	struct bl_flow_config fc;
+	struct bl_frag_config gc;
+	struct bl_worker *w;
+	char name[RTE_RING_NAMESIZE];
+	int socket = rte_lcore_to_socket_id(d->lcore[i]);
+
+	w = rte_zmalloc_socket("bl_worker", sizeof(*w), 64, socket);
+	if (!w) {
+		snprintf(err, errlen, "worker %u: out of memory", i);
+		return -ENOMEM;
+	}
+	d->w[i] = w;
+	w->id = i;
+	w->n_workers = d->n_workers;
+	w->sw_dist = !hw_rss;
+	w->stage_timing = d->opts.stage_timing;
+	w->events_lossless = d->opts.events_lossless;
+	w->ctl = &d->ctl;
+	w->tsc_hz = rte_get_tsc_hz();
+	w->seam.default_drop = c->default_ip_drop;
+	memcpy(w->nonip_drop, c->nonip_drop, sizeof(w->nonip_drop));
+	w->frag_release_max = RTE_MIN(c->frag.per_datagram, (uint32_t)BL_TX_BUF);
+	for (unsigned s = 0; s < 2; s++) {
+		struct bl_port *p = &d->port[s];
+
+		w->port[s] = p->id;
+		w->txq[s].port = p->id;
+		w->txq[s].queue = i % p->n_txq;
+		w->txq[s].lock = p->n_txq < d->n_workers ? &d->txlock[s][w->txq[s].queue] : NULL;
+		if (hw_rss) {
+			w->rxq[w->n_rxq].port = p->id;
+			w->rxq[w->n_rxq++].queue = i;
+		}
+	}
+	if (!hw_rss) {
+		/* one queue per port: the k-th (port, queue) goes to worker k % n */
+		for (unsigned s = 0, k = 0; s < 2; s++)
+			for (uint16_t q = 0; q < d->port[s].n_rxq; q++, k++)
+				if (k % d->n_workers == i && w->n_rxq < BL_MAX_RXQ) {
+					w->rxq[w->n_rxq].port = d->port[s].id;
+					w->rxq[w->n_rxq++].queue = q;
+				}
+	}
+
+	bl_flow_config_defaults(&fc);
+	snprintf(name, sizeof(name), "bl_flow_%u", i);
+	fc.name = name;
+	fc.socket_id = socket;
+	fc.max_flows = c->flow.capacity;
+	fc.timeout_tcp_established = c->flow.tcp_established;
+	fc.timeout_tcp_transient = c->flow.tcp_transient;
+	fc.timeout_udp = c->flow.udp;
+	fc.timeout_other = c->flow.other;
+	fc.midstream = c->flow.midstream;
+	fc.full_policy = c->flow.full;
+	fc.evict_idle_s = c->flow.evict_idle;
+	w->flows = bl_flow_create(&fc);
+	if (!w->flows) {
+		snprintf(err, errlen, "worker %u: cannot create a flow table of %u flows: %s",
+			 i, c->flow.capacity, strerror(errno));
+		return -ENOMEM;
+	}
+	bl_frag_config_defaults(&gc);
+	snprintf(name, sizeof(name), "bl_frag_%u", i);
+	gc.name = name;
+	gc.socket_id = socket;
+	gc.max_datagrams = c->frag.capacity;
+	gc.max_held = c->frag.budget;
+	gc.max_held_per_dgram = c->frag.per_datagram;
+	gc.timeout_s = c->frag.timeout;
+	w->frags = bl_frag_create(&gc);
+	if (!w->frags) {
+		snprintf(err, errlen, "worker %u: cannot create a fragment table: %s", i, strerror(errno));
+		return -ENOMEM;
+	}
+	if (d->opts.events) {
+		snprintf(name, sizeof(name), "bl_ev_%u", i);
+		w->events = rte_ring_create_elem(name, sizeof(struct bl_event), BL_EVENT_RING, socket,
+						 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!w->events) {
+			snprintf(err, errlen, "worker %u: cannot create the event ring: %s", i,
+				 rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Handoff rings, one per ordered pair of workers. */
+static int make_rings(struct bl_daemon *d, char *err, size_t errlen)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	for (unsigned s = 0; s < d->n_workers; s++)
+		for (unsigned t = 0; t < d->n_workers; t++) {
+			if (s == t)
+				continue;
+			snprintf(name, sizeof(name), "bl_h_%u_%u", s, t);
+			d->ring[s][t] = rte_ring_create(name, BL_HANDOFF_RING, rte_socket_id(),
+							RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!d->ring[s][t]) {
+				snprintf(err, errlen, "cannot create handoff ring %s: %s", name,
+					 rte_strerror(rte_errno));
+				return -ENOMEM;
+			}
+			d->w[s]->ring_out[t] = d->ring[s][t];
+			d->w[t]->ring_in[s] = d->ring[s][t];
+		}
+	return 0;
+}
+
+int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
+		   const struct bl_daemon_opts *opts, char *err, size_t errlen)
+{
+	struct bl_port_want want;
+	bool hw_rss;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->opts = *opts;
+	if (!cfg->inside[0] || !cfg->outside[0]) {
+		snprintf(err, errlen, "both ports must be named (ports: {inside: DEV, outside: DEV} "
+			 "or --inside/--outside)");
+		return -EINVAL;
+	}
+	rc = eal_init(cfg, err, errlen);
+	if (rc)
+		return rc;
+	d->eal_up = true;
+	for (unsigned s = 0; s < 2; s++)
+		for (unsigned q = 0; q < BL_CONFIG_MAX_WORKERS; q++)
+			rte_spinlock_init(&d->txlock[s][q]);
+	if ((rc = pick_lcores(d, err, errlen)) || (rc = make_pool(d, err, errlen)))
+		return rc;
+	want = (struct bl_port_want){
+		.queues = cfg->queues ? cfg->queues : d->n_workers,
+		.mtu = cfg->mtu, .rx_desc = cfg->rx_desc, .tx_desc = cfg->tx_desc, .pool = d->pool,
+	};
+	for (unsigned s = 0; s < 2; s++) {
+		rc = bl_port_open(&d->port[s], s ? cfg->outside : cfg->inside, &want, err, errlen);
+		if (rc)
+			return rc;
+	}
+	/* Hardware distribution only when both ports spread over a queue per worker. */
+	hw_rss = d->n_workers > 1 && d->port[0].rss && d->port[1].rss &&
+		 d->port[0].n_rxq == d->n_workers && d->port[1].n_rxq == d->n_workers;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		if ((rc = make_worker(d, i, hw_rss, err, errlen)))
+			return rc;
+	if (!hw_rss && (rc = make_rings(d, err, errlen)))
+		return rc;
+	d->ctl.n_workers = d->n_workers;
+	if (opts->events) {
+		d->verdicts = bl_verdicts_create();
+		if (!d->verdicts) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* The lcore entry: the worker loop, then a count so main knows it returned. */
+static int worker_entry(void *arg)
+{
+	struct bl_worker *w = arg;
+	struct bl_daemon *d = container_of(w->ctl, struct bl_daemon, ctl);
+
+	bl_worker_main(w);
+	__atomic_fetch_add(&d->done, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int bl_daemon_launch(struct bl_daemon *d)
+{
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		int rc = rte_eal_remote_launch(worker_entry, d->w[i], d->lcore[i]);
+
+		if (rc) {
+			/* stop the ones already running; count the others as stopped */
+			__atomic_fetch_add(&d->ctl.rx_stopped, d->n_workers - i, __ATOMIC_RELEASE);
+			__atomic_store_n(&d->ctl.stop_rx, 1, __ATOMIC_RELEASE);
+			rte_eal_mp_wait_lcore();
+			return rc;
+		}
+	}
+	d->launched = true;
+	return 0;
+}
+
+void bl_daemon_poll(struct bl_daemon *d)
+{
+	struct bl_event ev[64];
+
+	if (!d->verdicts)
+		return;
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		unsigned n;
+
+		while ((n = rte_ring_sc_dequeue_burst_elem(d->w[i]->events, ev, sizeof(ev[0]), 64, NULL)))
+			for (unsigned k = 0; k < n; k++)
+				bl_verdicts_add(d->verdicts, &ev[k]);
+	}
+}
+
+uint64_t bl_daemon_rx_seen(const struct bl_daemon *d)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < d->n_workers; i++)
+		n += __atomic_load_n(&d->w[i]->stats.rx, __ATOMIC_RELAXED);
+	for (unsigned s = 0; s < 2; s++) {
+		struct bl_port_stats ps;
+
+		bl_port_stats(&d->port[s], &ps);
+		n += ps.rx_nombuf + ps.ierrors;
+	}
+	return n;
+}
+
+void bl_daemon_stop(struct bl_daemon *d)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	if (!d->launched)
+		return;
+	__atomic_store_n(&d->ctl.stop_rx, 1, __ATOMIC_RELEASE);
+	/* keep emptying the event rings: lossless workers may wait on them */
+	while (__atomic_load_n(&d->done, __ATOMIC_ACQUIRE) < d->n_workers) {
+		bl_daemon_poll(d);
+		nanosleep(&ms, NULL);
+	}
+	rte_eal_mp_wait_lcore();
+	bl_daemon_poll(d);
+	d->launched = false;
+}
+
+void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->n_workers = d->n_workers;
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		const struct bl_worker *w = d->w[i];
+
+		if (!w)
+			continue;
+		s->w[i] = w->stats;
+		if (w->flows) {
+			s->flow[i] = *bl_flow_counters(w->flows);
+			s->flows_live[i] = bl_flow_count(w->flows);
+		}
+		if (w->frags) {
+			s->frag[i] = *bl_frag_counters(w->frags);
+			s->frag_held[i] = bl_frag_held(w->frags);
+		}
+	}
+	for (unsigned a = 0; a < d->n_workers; a++)
+		for (unsigned b = 0; b < d->n_workers; b++)
+			if (d->ring[a][b])
+				s->in_rings += rte_ring_count(d->ring[a][b]);
+	for (unsigned p = 0; p < 2; p++)
+		bl_port_stats(&d->port[p], &s->port[p]);
+}
+
+void bl_daemon_fini(struct bl_daemon *d)
+{
+	bl_daemon_stop(d);
+	for (unsigned p = 0; p < 2; p++)
+		bl_port_close(&d->port[p]);
+	for (unsigned i = 0; i < BL_CONFIG_MAX_WORKERS; i++) {
+		struct bl_worker *w = d->w[i];
+
+		if (!w)
+			continue;
+		/* held fragments go back to the pool before it is freed */
+		bl_frag_free(w->frags);
+		bl_flow_free(w->flows);
+		rte_ring_free(w->events);
+		rte_free(w);
+		d->w[i] = NULL;
+	}
+	for (unsigned a = 0; a < BL_CONFIG_MAX_WORKERS; a++)
+		for (unsigned b = 0; b < BL_CONFIG_MAX_WORKERS; b++) {
+			rte_ring_free(d->ring[a][b]);
+			d->ring[a][b] = NULL;
+		}
+	rte_mempool_free(d->pool);
+	d->pool = NULL;
+	bl_verdicts_free(d->verdicts);
+	d->verdicts = NULL;
+	if (d->eal_up)
+		rte_eal_cleanup();
+	d->eal_up = false;
+}
+
+/* ---- brightline run ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: brightline run [--config F] [--file-prefix P] [--inside DEV] [--outside DEV]\n"
+		"                      [--workers N] [--mtu N] [--mempool N] [--default-ip pass|drop]\n"
+		"                      [--duration SECONDS] [--stats-json FILE] [--verdicts FILE]\n"
+		"                      [--stage-timing] [-- EAL-ARGS...]\n");
+}
+
+/* Flags shared by run and replay; returns 1 if `opt` was one of them. */
+int bl_cmd_common_flag(struct bl_config *c, int opt, const char *arg, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long v;
+
+	switch (opt) {
+	case 'p':
+		snprintf(c->file_prefix, sizeof(c->file_prefix), "%s", arg);
+		return 1;
+	case 'i':
+		snprintf(c->inside, sizeof(c->inside), "%s", arg);
+		return 1;
+	case 'o':
+		snprintf(c->outside, sizeof(c->outside), "%s", arg);
+		return 1;
+	case 'w': case 'M': case 'P':
+		v = strtoul(arg, &end, 10);
+		if (*end || !v || (opt == 'w' && v > BL_CONFIG_MAX_WORKERS)) {
+			snprintf(err, errlen, "bad number \"%s\"", arg);
+			return -1;
+		}
+		if (opt == 'w') {
+			c->n_workers = v;
+			c->lcores_given = false;
+		} else if (opt == 'M') {
+			c->mtu = v;
+		} else {
+			c->mempool_size = v;
+		}
+		return 1;
+	case 'D':
+		if (strcmp(arg, "pass") && strcmp(arg, "drop")) {
+			snprintf(err, errlen, "--default-ip: \"%s\" is not pass|drop", arg);
+			return -1;
+		}
+		c->default_ip_drop = !strcmp(arg, "drop");
+		return 1;
+	}
+	return 0;
+}
+
+/* Read --config (or the default path when it exists) before other flags. */
+int bl_cmd_load_config(struct bl_config *c, int argc, char **argv, bool required_default)
+{
+	const char *path = NULL;
+	char err[1024];
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+	}
+	if (!path) {
+		if (access(BL_CONFIG_DEFAULT_PATH, R_OK) != 0 && !required_default)
+			return 0;
+		path = BL_CONFIG_DEFAULT_PATH;
+	}
+	rc = bl_config_load(c, path, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "brightline: %s\n", err);
+	return rc;
+}
+
+int bl_cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "file-prefix", required_argument, NULL, 'p' },
+		{ "inside", required_argument, NULL, 'i' },
+		{ "outside", required_argument, NULL, 'o' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "mtu", required_argument, NULL, 'M' },
+		{ "mempool", required_argument, NULL, 'P' },
+		{ "default-ip", required_argument, NULL, 'D' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "stats-json", required_argument, NULL, 'j' },
+		{ "verdicts", required_argument, NULL, 'V' },
+		{ "stage-timing", no_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct bl_config cfg;
+	struct bl_daemon d;
+	struct bl_daemon_opts opts = { 0 };
+	struct bl_stats_snapshot snap;
+	struct bl_stats_totals tot;
+	const char *stats_json = NULL, *verdicts = NULL;
+	double duration = 0;
+	char err[1024];
+	struct timespec t0, now, tick = { 0, 10 * 1000 * 1000 };
+	int opt, rc, ret = 1;
+
+	bl_config_defaults(&cfg);
+	if (bl_cmd_load_config(&cfg, argc, argv, false))
+		goto out_cfg;
+	optind = 1;
+	/* getopt wants argv[0]; our argv starts after the subcommand */
+	argv--;
+	argc++;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int r = bl_cmd_common_flag(&cfg, opt, optarg, err, sizeof(err));
+
+		if (r < 0) {
+			fprintf(stderr, "brightline run: %s\n", err);
+			goto out_cfg;
+		}
+		if (r)
+			continue;
+		switch (opt) {
+		case 'c':
+			break;
+		case 'd':
+			duration = strtod(optarg, NULL);
+			break;
+		case 'j':
+			stats_json = optarg;
+			break;
+		case 'V':
+			verdicts = optarg;
+			break;
+		case 'T':
+			opts.stage_timing = true;
+			break;
+		case 'h':
+			run_usage(stdout);
+			ret = 0;
+			goto out_cfg;
+		default:
+			run_usage(stderr);
+			ret = 2;
+			goto out_cfg;
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		if (bl_config_add_eal(&cfg, argv[i])) {
+			fprintf(stderr, "brightline run: too many EAL arguments\n");
+			goto out_cfg;
+		}
+	opts.events = verdicts != NULL;
+	rc = bl_daemon_init(&d, &cfg, &opts, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "brightline: %s\n", err);
+		goto out_daemon;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (bl_daemon_launch(&d)) {
+		fprintf(stderr, "brightline: cannot launch the workers\n");
+		goto out_daemon;
+	}
+	fprintf(stderr, "brightline: running, %u worker(s), %s distribution, file prefix %s\n",
+		d.n_workers, d.w[0]->sw_dist ? "software" : "RSS", cfg.file_prefix);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!stop_signal) {
+		nanosleep(&tick, NULL);
+		bl_daemon_poll(&d);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (duration > 0 && (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
+			break;
+	}
+	bl_daemon_stop(&d);
+	bl_daemon_snapshot(&d, &snap);
+	bl_stats_print(&snap, stdout);
+	fflush(stdout);
+	bl_stats_totals(&snap, &tot);
+	ret = tot.balanced ? 0 : 1;
+	if (stats_json && (rc = bl_stats_write_json(&snap, stats_json))) {
+		fprintf(stderr, "brightline: %s: %s\n", stats_json, strerror(-rc));
+		ret = 1;
+	}
+	if (verdicts && (rc = bl_verdicts_write(d.verdicts, verdicts))) {
+		fprintf(stderr, "brightline: %s: %s\n", verdicts, strerror(-rc));
+		ret = 1;
+	}
+out_daemon:
+	bl_daemon_fini(&d);
+out_cfg:
+	bl_config_free(&cfg);
+	return ret;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The box around the workers, shared by `brightline run` and `brightline
+ * replay`: EAL, mempool, the two ports, rings, per-worker tables, launch,
+ * the stop protocol, counters. Control side only.
+ */
+#ifndef BL_DAEMON_H
+#define BL_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <rte_spinlock.h>
+
+#include "config.h"
+#include "port.h"
+#include "stats.h"
+#include "worker.h"
+
+struct rte_mempool;
+struct rte_ring;
+struct bl_verdicts;
+
+/* Options that are not configuration: how this process runs the box. */
+struct bl_daemon_opts {
+	bool stage_timing;     /* TSC accounting per stage */
+	bool events;           /* collect verdict events (--verdicts) */
+	bool events_lossless;  /* workers wait for room in the event ring (replay) */
+};
+
+struct bl_daemon {
+	const struct bl_config *cfg;
+	struct bl_daemon_opts opts;
+	bool eal_up;
+	struct rte_mempool *pool;
+	struct bl_port port[2];          /* [0] inside, [1] outside */
+	unsigned n_workers;
+	unsigned lcore[BL_CONFIG_MAX_WORKERS];
+	struct bl_worker *w[BL_CONFIG_MAX_WORKERS];
+	struct rte_ring *ring[BL_CONFIG_MAX_WORKERS][BL_CONFIG_MAX_WORKERS]; /* [src][dst] */
+	rte_spinlock_t txlock[2][BL_CONFIG_MAX_WORKERS];
+	struct bl_run_ctl ctl;
+	uint32_t done;                   /* workers that returned */
+	bool launched;
+	struct bl_verdicts *verdicts;    /* with opts.events */
+};
+
+/*
+ * Bring the box up to just before launch: EAL (its chatter captured and
+ * turned into one line on failure), mempool, ports, tables, rings.
+ * On error returns -errno with one line in `err`; call bl_daemon_fini().
+ */
+int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
+		   const struct bl_daemon_opts *opts, char *err, size_t errlen);
+
+/* Start the workers on their lcores. */
+int bl_daemon_launch(struct bl_daemon *d);
+
+/* Main-lcore chores while running: move verdict events to the collector. */
+void bl_daemon_poll(struct bl_daemon *d);
+
+/* Packets received so far by all workers, plus those the ports lost on RX. */
+uint64_t bl_daemon_rx_seen(const struct bl_daemon *d);
+
+/* Stop polling, drain every ring, wait for the workers. */
+void bl_daemon_stop(struct bl_daemon *d);
+
+/* Gather the counters (exact once stopped). */
+void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s);
+
+/* Close ports (flushing pcap output), free tables, leave the EAL. */
+void bl_daemon_fini(struct bl_daemon *d);
+
+/* Command-line helpers shared by run and replay (daemon.c). */
+
+/* Load --config FILE (or the default path if present) into `c`; 0 or -errno, error printed. */
+int bl_cmd_load_config(struct bl_config *c, int argc, char **argv, bool required_default);
+
+/* Apply a flag common to run and replay: 1 applied, 0 not ours, -1 bad value (in `err`). */
+int bl_cmd_common_flag(struct bl_config *c, int opt, const char *arg, char *err, size_t errlen);
+
+#endif /* BL_DAEMON_H */

@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker loop (see worker.h). Per burst: parse every packet into its
+ * mbuf's private area, settle malformed and non-IP frames on the receiving
+ * worker, hand IP packets to the worker their symmetric hash names, then on
+ * the owning worker: fragment check, flow lookup/update, verdict, and TX on
+ * the other port. Each packet is accounted exactly once: tx, a drop reason,
+ * held by the fragment table, or in flight in a handoff ring.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+#include <rte_thash.h>
+
+#include "worker.h"
+
+/* 0x6d5a repeated: a Toeplitz key with a 16-bit period is symmetric for
+ * swapping two fields whose offsets differ by a multiple of 16 bits. */
+const uint8_t bl_sym_rss_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+unsigned bl_worker_priv_size(void)
+{
+	return RTE_ALIGN(sizeof(struct bl_pkt), RTE_MBUF_PRIV_ALIGN);
+}
+
+static inline struct bl_pkt *pkt_of(struct rte_mbuf *m)
+{
+	return rte_mbuf_to_priv(m);
+}
+
+/*
+ * Toeplitz (rte_softrss, symmetric key) over the outermost address pair
+ * only. Ports are left out on purpose: later fragments carry no ports, and
+ * every fragment of a datagram must reach the worker that owns its first
+ * fragment and its flow; the address pair is the finest key all of them
+ * share. With the 16-bit-periodic key, hash(src, dst) == hash(dst, src).
+ */
+uint32_t bl_worker_sym_hash(const struct bl_pkt *p)
+{
+	const struct bl_l3 *l3 = &p->l3[0];
+	uint32_t tuple[8];
+	unsigned words = l3->family == 4 ? 1 : 4;
+
+	for (unsigned i = 0; i < words; i++) {
+		uint32_t s, d;
+
+		memcpy(&s, l3->src + 4 * i, 4);
+		memcpy(&d, l3->dst + 4 * i, 4);
+		tuple[i] = rte_be_to_cpu_32(s);
+		tuple[words + i] = rte_be_to_cpu_32(d);
+	}
+	return rte_softrss(tuple, 2 * words, bl_sym_rss_key);
+}
+
+static inline unsigned side_of(const struct bl_worker *w, const struct rte_mbuf *m)
+{
+	return m->port == w->port[0] ? 0 : 1;
+}
+
+/* Send what is buffered for `side`; leftovers retried, then freed as tx_full. */
+static void tx_flush(struct bl_worker *w, unsigned side)
+{
+	struct bl_txq *q = &w->txq[side];
+	struct rte_mbuf **b = w->tx_buf[side];
+	uint16_t n = w->tx_n[side], sent = 0;
+
+	if (!n)
+		return;
+	if (q->lock)
+		rte_spinlock_lock(q->lock);
+	for (unsigned tries = 0; sent < n && tries < BL_TX_RETRIES; tries++)
+		sent += rte_eth_tx_burst(q->port, q->queue, b + sent, n - sent);
+	if (q->lock)
+		rte_spinlock_unlock(q->lock);
+	w->stats.tx += sent;
+	if (unlikely(sent < n)) {
+		w->stats.drop[BL_DROP_TX_FULL] += n - sent;
+		rte_pktmbuf_free_bulk(b + sent, n - sent);
+	}
+	w->tx_n[side] = 0;
+}
+
+static void tx_flush_all(struct bl_worker *w)
+{
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
+	uint64_t n = w->tx_n[0] + w->tx_n[1];
+
+	tx_flush(w, 0);
+	tx_flush(w, 1);
+	if (w->stage_timing && n) {
+		w->stats.stage_cycles[BL_STAGE_TX] += rte_rdtsc() - t0;
+		w->stats.stage_pkts[BL_STAGE_TX] += n;
+	}
+}
+
+/* Queue `m` for the port opposite the one it arrived on. */
+static inline void forward(struct bl_worker *w, struct rte_mbuf *m)
+{
+	unsigned out = side_of(w, m) ^ 1;
+
+	if (unlikely(w->tx_n[out] == BL_TX_BUF))
+		tx_flush(w, out);
+	w->tx_buf[out][w->tx_n[out]++] = m;
+}
+
+static inline void drop(struct bl_worker *w, struct rte_mbuf *m, unsigned reason)
+{
+	w->stats.drop[reason]++;
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * Record one verdict event (replay, --verdicts). In lossless mode the
+ * worker waits for the main lcore to make room, which it always does.
+ */
+static void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
+		  const void *key, enum bl_verdict v, unsigned reason)
+{
+	struct bl_event ev;
+
+	if (!w->events)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	if (key)
+		memcpy(&ev.key, key, sizeof(ev.key));
+	ev.kind = kind;
+	ev.worker = w->id;
+	ev.verdict = v;
+	ev.l2class = p->l2class;
+	ev.reason = reason;
+	while (rte_ring_sp_enqueue_elem(w->events, &ev, sizeof(ev)) != 0) {
+		if (!w->events_lossless) {
+			w->stats.events_lost++;
+			return;
+		}
+		rte_pause();
+	}
+}
+
+/* A frag key turned into the event's flow-key layout (ports 0). */
+static void frag_event(struct bl_worker *w, const struct bl_pkt *p,
+		       const struct bl_frag_key *fk, enum bl_verdict v, unsigned reason)
+{
+	struct bl_flow_key k;
+
+	if (!w->events)
+		return;
+	memset(&k, 0, sizeof(k));
+	k.family = fk->family;
+	k.proto = fk->proto;
+	k.vlan = fk->vlan;
+	memcpy(k.addr[0], fk->src, 16);
+	memcpy(k.addr[1], fk->dst, 16);
+	event(w, p, BL_EV_FRAG, &k, v, reason);
+}
+
+static inline enum bl_nonip nonip_class(uint8_t l2class)
+{
+	switch (l2class) {
+	case BL_L2_ARP: return BL_NONIP_ARP;
+	case BL_L2_LLDP: return BL_NONIP_LLDP;
+	case BL_L2_SLOW: return BL_NONIP_SLOW;
+	case BL_L2_STP: return BL_NONIP_STP;
+	case BL_L2_ND: return BL_NONIP_ND;
+	case BL_L2_MLD: return BL_NONIP_MLD;
+	default: return BL_NONIP_OTHER;
+	}
+}
+
+static inline bool is_trunc(uint8_t outcome)
+{
+	switch (outcome) {
+	case BL_PARSE_TRUNC_L2: case BL_PARSE_TRUNC_VLAN: case BL_PARSE_TRUNC_MPLS:
+	case BL_PARSE_TRUNC_PPPOE: case BL_PARSE_TRUNC_IPV4: case BL_PARSE_TRUNC_IPV6:
+	case BL_PARSE_TRUNC_EXTHDR: case BL_PARSE_TRUNC_TCP: case BL_PARSE_TRUNC_UDP:
+	case BL_PARSE_TRUNC_ICMP: case BL_PARSE_TRUNC_SCTP: case BL_PARSE_TRUNC_GRE:
+	case BL_PARSE_TRUNC_VXLAN:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Parse `m` and settle it if it needs no flow: malformed frames are dropped
+ * by outcome, non-IP frames and ND/MLD get their configured default.
+ * Returns true when `m` is an IP packet still to be judged.
+ *
+ * Multi-segment mbufs: the parser reads the first segment only (`len` =
+ * data_len) while IP lengths are checked against the whole packet
+ * (`wire_len` = pkt_len). Headers that straddle segments are not
+ * linearised: such a packet is dropped as hdr_split.
+ */
+static bool parse_one(struct bl_worker *w, struct rte_mbuf *m)
+{
+	struct bl_pkt *p = pkt_of(m);
+	enum bl_nonip c;
+
+	bl_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+		 rte_pktmbuf_pkt_len(m), BL_LINK_ETHER, p);
+	if (unlikely(p->outcome != BL_PARSE_OK)) {
+		unsigned r = (m->nb_segs > 1 && is_trunc(p->outcome)) ? BL_DROP_HDR_SPLIT : p->outcome;
+
+		event(w, p, BL_EV_NOFLOW, NULL, BL_VERDICT_DROP, r);
+		drop(w, m, r);
+		return false;
+	}
+	if (likely(p->l2class == BL_L2_IP && p->nlayers > 0))
+		return true;
+	c = nonip_class(p->l2class);
+	if (w->nonip_drop[c]) {
+		event(w, p, BL_EV_NOFLOW, NULL, BL_VERDICT_DROP, BL_DROP_NONIP + c);
+		drop(w, m, BL_DROP_NONIP + c);
+	} else {
+		event(w, p, BL_EV_NOFLOW, NULL, BL_VERDICT_PASS, BL_REASON_NONIP);
+		w->stats.nonip_pass[c]++;
+		forward(w, m);
+	}
+	return false;
+}
+
+/* Release held fragments of a judged first fragment (key `fk`). */
+static void release(struct bl_worker *w, const struct bl_frag_key *fk,
+		    struct rte_mbuf **rel, int n, bool dropped)
+{
+	for (int i = 0; i < n; i++) {
+		frag_event(w, pkt_of(rel[i]), fk, dropped ? BL_VERDICT_DROP : BL_VERDICT_PASS,
+			   dropped ? BL_DROP_FRAG_RELEASED_DROP : BL_REASON_FOLLOW);
+		if (dropped) {
+			drop(w, rel[i], BL_DROP_FRAG_RELEASED_DROP);
+		} else {
+			w->stats.frag_released++;
+			forward(w, rel[i]);
+		}
+	}
+}
+
+/* Per-packet plan of judge(): what the first pass found. */
+enum plan {
+	PLAN_FLOW = 0,  /* has a flow key: flow update + verdict */
+	PLAN_DONE,      /* settled in the first pass */
+};
+
+/*
+ * Judge IP packets this worker owns, in arrival order: fragment check,
+ * flow lookup (bulk) and update, the verdict seam, then forward or drop.
+ */
+static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+{
+	struct bl_flow_key keys[BL_BURST];
+	struct bl_flow_entry *entries[BL_BURST];
+	struct bl_frag_key fkeys[BL_BURST];
+	struct rte_mbuf *rel[BL_TX_BUF];
+	uint8_t plan[BL_BURST], is_frag_first[BL_BURST];
+	unsigned nk = 0, kidx[BL_BURST];
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
+
+	/* First pass, pure: fragment checks and flow keys. */
+	for (unsigned i = 0; i < n; i++) {
+		struct bl_pkt *p = pkt_of(pkts[i]);
+		enum bl_frag_reason fr = bl_frag_check_first(p);
+
+		plan[i] = PLAN_FLOW;
+		is_frag_first[i] = 0;
+		if (fr != BL_FRAG_NOT_FRAGMENT) {
+			bl_frag_key_build(p, &fkeys[i]);
+			if (fr == BL_FRAG_OK && fkeys[i].off == 0)
+				is_frag_first[i] = 1;
+			else
+				plan[i] = PLAN_DONE; /* refused first, or a later fragment */
+		}
+		if (plan[i] == PLAN_FLOW) {
+			if (bl_flow_key_build(p, &keys[nk]) == 0)
+				kidx[i] = nk++;
+			else
+				kidx[i] = UINT32_MAX;
+		}
+	}
+	if (nk)
+		bl_flow_lookup_burst(w->flows, keys, nk, now, entries);
+
+	/* Second pass, in order: act. */
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct bl_pkt *p = pkt_of(m);
+		struct bl_flow_entry *e = NULL, **ep = &e;
+		enum bl_flow_outcome fo = BL_FLOW_PASS_UNTRACKED;
+		enum bl_verdict v;
+		unsigned reason, ev_reason;
+		int r;
+
+		if (plan[i] == PLAN_DONE) {
+			enum bl_frag_reason fr = bl_frag_check_first(p);
+			uint8_t fv = BL_VERDICT_NONE;
+
+			if (fr == BL_FRAG_TINY_FIRST || fr == BL_FRAG_TCP_OFFSET1) {
+				/* The refused first decides: its later fragments follow the drop. */
+				reason = fr == BL_FRAG_TINY_FIRST ? BL_DROP_FRAG_TINY_FIRST
+								  : BL_DROP_FRAG_TCP_OFFSET1;
+				bl_frag_count_reason(w->frags, fr);
+				if (fkeys[i].off == 0) {
+					r = bl_frag_first(w->frags, &fkeys[i], BL_VERDICT_DROP, true, now,
+							  rel, w->frag_release_max);
+					release(w, &fkeys[i], rel, r, true);
+				}
+				frag_event(w, p, &fkeys[i], BL_VERDICT_DROP, reason);
+				drop(w, m, reason);
+				continue;
+			}
+			switch (bl_frag_later(w->frags, &fkeys[i], m, now, &fv)) {
+			case BL_FRAG_FOLLOW:
+				if (fv == BL_VERDICT_DROP) {
+					frag_event(w, p, &fkeys[i], BL_VERDICT_DROP, BL_REASON_FOLLOW);
+					drop(w, m, BL_DROP_VERDICT);
+				} else {
+					frag_event(w, p, &fkeys[i], BL_VERDICT_PASS, BL_REASON_FOLLOW);
+					w->stats.frag_followed++;
+					forward(w, m);
+				}
+				break;
+			case BL_FRAG_HELD:
+				break; /* the table owns it; its fate is told on release or timeout */
+			default:
+				/* counted by the fragment table */
+				frag_event(w, p, &fkeys[i], BL_VERDICT_DROP, BL_REASON_FRAG_TABLE);
+				rte_pktmbuf_free(m);
+				break;
+			}
+			continue;
+		}
+		if (kidx[i] != UINT32_MAX) {
+			e = entries[kidx[i]];
+			fo = bl_flow_update(w->flows, &keys[kidx[i]], ep, rte_pktmbuf_pkt_len(m), now);
+		}
+		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
+			v = BL_VERDICT_DROP;
+			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL : BL_DROP_FLOW_MIDSTREAM;
+			ev_reason = reason;
+		} else {
+			v = bl_verdict_decide(&w->seam, p, fo == BL_FLOW_TRACKED ? e : NULL);
+			reason = BL_DROP_VERDICT;
+			ev_reason = fo == BL_FLOW_TRACKED ? BL_REASON_DEFAULT : BL_REASON_UNTRACKED;
+		}
+		if (w->events)
+			event(w, p, kidx[i] != UINT32_MAX ? BL_EV_FLOW : BL_EV_NOFLOW,
+			      kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, v, ev_reason);
+		if (v == BL_VERDICT_DROP) {
+			drop(w, m, reason);
+		} else {
+			if (fo != BL_FLOW_TRACKED)
+				w->stats.untracked_pass++;
+			forward(w, m);
+		}
+		/* after the first itself, so held fragments leave behind it */
+		if (is_frag_first[i]) {
+			r = bl_frag_first(w->frags, &fkeys[i], v, v == BL_VERDICT_DROP, now,
+					  rel, w->frag_release_max);
+			if (r > 0)
+				release(w, &fkeys[i], rel, r, v == BL_VERDICT_DROP);
+		}
+	}
+	if (w->stage_timing) {
+		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t0;
+		w->stats.stage_pkts[BL_STAGE_FLOW] += n;
+	}
+}
+
+/*
+ * Packets fresh from a port: parse, settle the flowless ones, and with
+ * software distribution hand each IP packet to the worker its symmetric
+ * hash names (per destination ring, single producer single consumer).
+ */
+static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+{
+	struct rte_mbuf *mine[BL_BURST], *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
+	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
+	unsigned n_mine = 0;
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (i + 3 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
+		if (parse_one(w, pkts[i]))
+			mine[n_mine++] = pkts[i];
+	}
+	t1 = w->stage_timing ? rte_rdtsc() : 0;
+	if (w->stage_timing) {
+		w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
+		w->stats.stage_pkts[BL_STAGE_PARSE] += n;
+	}
+	if (w->sw_dist && w->n_workers > 1) {
+		unsigned keep = 0;
+
+		for (unsigned i = 0; i < n_mine; i++) {
+			unsigned dst = bl_worker_sym_hash(pkt_of(mine[i])) % w->n_workers;
+
+			if (dst == w->id)
+				mine[keep++] = mine[i];
+			else
+				out[dst][n_out[dst]++] = mine[i];
+		}
+		n_mine = keep;
+		for (unsigned d = 0; d < w->n_workers; d++) {
+			unsigned sent;
+
+			if (!n_out[d])
+				continue;
+			sent = rte_ring_sp_enqueue_burst(w->ring_out[d], (void **)out[d], n_out[d], NULL);
+			w->stats.handoff_out += sent;
+			for (unsigned i = sent; i < n_out[d]; i++)
+				drop(w, out[d][i], BL_DROP_HANDOFF_FULL);
+		}
+		if (w->stage_timing) {
+			w->stats.stage_cycles[BL_STAGE_DIST] += rte_rdtsc() - t1;
+			w->stats.stage_pkts[BL_STAGE_DIST] += n_mine;
+		}
+	}
+	if (n_mine)
+		judge(w, mine, n_mine, now);
+}
+
+/* Take what other workers handed over. Returns the number of packets. */
+static unsigned drain_rings(struct bl_worker *w, uint64_t now)
+{
+	struct rte_mbuf *pkts[BL_BURST];
+	unsigned total = 0;
+
+	if (!w->sw_dist || w->n_workers < 2)
+		return 0;
+	for (unsigned s = 0; s < w->n_workers; s++) {
+		unsigned n;
+
+		if (s == w->id)
+			continue;
+		n = rte_ring_sc_dequeue_burst(w->ring_in[s], (void **)pkts, BL_BURST, NULL);
+		if (!n)
+			continue;
+		w->stats.handoff_in += n;
+		total += n;
+		judge(w, pkts, n, now);
+	}
+	return total;
+}
+
+/* Poll every (port, queue) this worker owns once. */
+static void poll_ports(struct bl_worker *w, uint64_t now)
+{
+	struct rte_mbuf *pkts[BL_BURST];
+
+	for (unsigned q = 0; q < w->n_rxq; q++) {
+		uint16_t n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts, BL_BURST);
+
+		if (!n)
+			continue;
+		w->stats.rx += n;
+		dispatch(w, pkts, n, now);
+	}
+}
+
+/* Housekeeping shared by both phases: expiry, a bounded slice each loop. */
+static void expire(struct bl_worker *w, uint64_t now)
+{
+	bl_flow_expire(w->flows, now, 64);
+	bl_frag_expire(w->frags, now, 16);
+}
+
+/*
+ * Run until the main lcore raises stop_rx, then drain: once every worker
+ * has polled its last burst (rx_stopped == n_workers, read with acquire
+ * after their release increments), nothing new can enter a ring, so one
+ * empty pass over our rings after that observation means we are done.
+ */
+int bl_worker_main(void *arg)
+{
+	struct bl_worker *w = arg;
+	uint64_t now;
+
+	while (!__atomic_load_n(&w->ctl->stop_rx, __ATOMIC_ACQUIRE)) {
+		now = rte_rdtsc();
+		poll_ports(w, now);
+		drain_rings(w, now);
+		tx_flush_all(w);
+		expire(w, now);
+	}
+	/* release: our last handoff enqueues happen before the count */
+	__atomic_fetch_add(&w->ctl->rx_stopped, 1, __ATOMIC_RELEASE);
+	for (;;) {
+		bool all = __atomic_load_n(&w->ctl->rx_stopped, __ATOMIC_ACQUIRE) == w->n_workers;
+		unsigned got = drain_rings(w, rte_rdtsc());
+
+		tx_flush_all(w);
+		if (all && !got)
+			break;
+		if (!got)
+			rte_pause();
+	}
+	return 0;
+}

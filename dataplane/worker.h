@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The worker lcore: receive, parse, distribute, fragment check, flow
+ * lookup, verdict, transmit on the other port; run to completion in bursts.
+ * The control side (daemon.c) builds each struct bl_worker and launches
+ * bl_worker_main() on it; the worker touches nothing else.
+ */
+#ifndef BL_WORKER_H
+#define BL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_spinlock.h>
+
+#include "config.h"
+#include "flow.h"
+#include "frag.h"
+#include "parse.h"
+#include "stats.h"
+#include "verdict.h"
+
+#define BL_BURST       32
+#define BL_TX_BUF      128 /* packets buffered per port before a flush */
+#define BL_TX_RETRIES  8   /* tx_burst attempts for leftovers before tx_full */
+#define BL_MAX_RXQ     8   /* (port, queue) pairs one worker polls */
+
+struct rte_ring;
+struct rte_mbuf;
+
+/* Shared by the main lcore and the workers: the stop protocol. */
+struct bl_run_ctl {
+	volatile uint32_t stop_rx;  /* main: stop polling the ports */
+	uint32_t rx_stopped;        /* workers that polled their last burst */
+	uint32_t n_workers;
+};
+
+/* One TX queue a worker uses; `lock` set when workers share it. */
+struct bl_txq {
+	uint16_t port;
+	uint16_t queue;
+	rte_spinlock_t *lock;
+};
+
+/* A verdict event (replay and --verdicts): one per judged packet. */
+struct bl_event {
+	struct bl_flow_key key; /* family 0: no flow (malformed, non-IP) */
+	uint8_t kind;           /* enum bl_event_kind */
+	uint8_t worker;
+	uint8_t verdict;        /* enum bl_verdict */
+	uint8_t l2class;
+	uint16_t reason;        /* BL_REASON_* / drop reason */
+	uint16_t pad;
+};
+
+enum bl_event_kind {
+	BL_EV_FLOW = 0,  /* key is a flow key */
+	BL_EV_FRAG,      /* later fragment: addresses and protocol, ports 0 */
+	BL_EV_NOFLOW,    /* malformed or non-IP: no key */
+};
+
+/* The reason field of an event when no drop reason applies. */
+#define BL_REASON_DEFAULT   0xffff /* the verdict seam's default */
+#define BL_REASON_NONIP     0xfffe /* the non-IP default (pass) */
+#define BL_REASON_FOLLOW    0xfffd /* later fragment followed its first */
+#define BL_REASON_UNTRACKED 0xfffc /* passed without a flow entry */
+#define BL_REASON_FRAG_TABLE 0xfffb /* dropped by the fragment table */
+
+/* Per-worker context, built by the control side before launch. */
+struct bl_worker {
+	unsigned id;
+	unsigned n_workers;
+	bool sw_dist;               /* distribute by software hash + rings */
+	bool stage_timing;
+	bool events_lossless;       /* replay: wait for room rather than lose */
+	uint16_t port[2];           /* port ids: [0] inside, [1] outside */
+	unsigned n_rxq;
+	struct { uint16_t port, queue; } rxq[BL_MAX_RXQ];
+	struct bl_txq txq[2];       /* by side: 0 inside, 1 outside */
+	struct rte_ring *ring_in[BL_CONFIG_MAX_WORKERS];  /* [src] -> me */
+	struct rte_ring *ring_out[BL_CONFIG_MAX_WORKERS]; /* me -> [dst] */
+	struct rte_ring *events;    /* NULL: no verdict events */
+	struct bl_flow_table *flows;
+	struct bl_frag_table *frags;
+	unsigned frag_release_max;
+	bool nonip_drop[BL_NONIP_MAX];
+	struct bl_verdict_seam seam;
+	struct bl_run_ctl *ctl;
+	uint64_t tsc_hz;
+	/* worker-private scratch */
+	uint16_t tx_n[2];
+	struct rte_mbuf *tx_buf[2][BL_TX_BUF];
+	struct bl_worker_stats stats;
+} __attribute__((aligned(64)));
+
+/* Bytes of mbuf private area the worker needs (the parse record). */
+unsigned bl_worker_priv_size(void);
+
+/*
+ * The symmetric 32-bit hash of a packet's outermost address pair; equal for
+ * both directions. Exposed for tests and for the control side.
+ */
+uint32_t bl_worker_sym_hash(const struct bl_pkt *p);
+
+/* The 40-byte symmetric RSS key (0x6d5a repeated) for NICs with RSS. */
+extern const uint8_t bl_sym_rss_key[40];
+
+/* The lcore entry point: arg is a struct bl_worker. Returns 0. */
+int bl_worker_main(void *arg);
+
+#endif /* BL_WORKER_H */
