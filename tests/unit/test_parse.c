@@ -41,7 +41,8 @@ struct pb {
 static void put(struct pb *pb, const void *p, uint32_t n)
 {
 	cr_assert_leq(pb->n + n, sizeof(pb->b));
-	memcpy(pb->b + pb->n, p, n);
+	if (n) /* memcpy's source may not be NULL, even for 0 bytes */
+		memcpy(pb->b + pb->n, p, n);
 	pb->n += n;
 }
 
