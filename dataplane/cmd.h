@@ -7,5 +7,6 @@
 int bl_cmd_inspect(int argc, char **argv);
 int bl_cmd_run(int argc, char **argv);
 int bl_cmd_replay(int argc, char **argv);
+int bl_cmd_check(int argc, char **argv);
 
 #endif

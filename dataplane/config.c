@@ -44,6 +44,11 @@ void bl_config_defaults(struct bl_config *c)
 	c->frag.per_datagram = 64;
 	c->frag.timeout = 30;
 	snprintf(c->control_socket, sizeof(c->control_socket), "/run/brightline/control.sock");
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", BL_CONFIG_STATE_DIR);
+	c->meters.max_slots = 65536;
+	c->meters.snapshot_s = 60;
+	c->reject.rate = 1000;
+	c->reject.burst = 100;
 }
 
 int bl_config_add_eal(struct bl_config *c, const char *arg)
@@ -439,6 +444,59 @@ static int load_frag(struct loader *l, struct bl_config *c, yaml_node_t *map)
 	return 0;
 }
 
+/* meters: {max_slots, snapshot_interval} */
+static int load_meters(struct loader *l, struct bl_config *c, yaml_node_t *map)
+{
+	int rc = want(l, map, YAML_MAPPING_NODE, "meters");
+
+	if (rc)
+		return rc;
+	for_each_pair(l, map, p) {
+		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
+		const char *key;
+
+		if ((rc = want(l, k, YAML_SCALAR_NODE, "meters key")))
+			return rc;
+		key = scalar(k);
+		if (!strcmp(key, "max_slots"))
+			rc = get_uint(l, v, key, 8, 1u << 24, &c->meters.max_slots);
+		else if (!strcmp(key, "snapshot_interval"))
+			rc = get_uint(l, v, key, 1, 86400, &c->meters.snapshot_s);
+		else
+			rc = fail(l, k, "unknown key \"meters.%s\" "
+				  "(expected max_slots, snapshot_interval)", key);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* reject: {rate, burst}: generated replies per second and burst, per worker */
+static int load_reject(struct loader *l, struct bl_config *c, yaml_node_t *map)
+{
+	int rc = want(l, map, YAML_MAPPING_NODE, "reject");
+
+	if (rc)
+		return rc;
+	for_each_pair(l, map, p) {
+		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
+		const char *key;
+
+		if ((rc = want(l, k, YAML_SCALAR_NODE, "reject key")))
+			return rc;
+		key = scalar(k);
+		if (!strcmp(key, "rate"))
+			rc = get_uint(l, v, key, 1, 10000000, &c->reject.rate);
+		else if (!strcmp(key, "burst"))
+			rc = get_uint(l, v, key, 1, 1000000, &c->reject.burst);
+		else
+			rc = fail(l, k, "unknown key \"reject.%s\" (expected rate, burst)", key);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int load_nonip(struct loader *l, struct bl_config *c, yaml_node_t *map)
 {
 	int rc = want(l, map, YAML_MAPPING_NODE, "non_ip");
@@ -507,6 +565,12 @@ static int load_root(struct loader *l, struct bl_config *c, yaml_node_t *root)
 			rc = get_string(l, val, key, c->control_socket, sizeof(c->control_socket));
 		else if (!strcmp(key, "policy"))
 			rc = get_string(l, val, key, c->policy, sizeof(c->policy));
+		else if (!strcmp(key, "state_dir"))
+			rc = get_string(l, val, key, c->state_dir, sizeof(c->state_dir));
+		else if (!strcmp(key, "meters"))
+			rc = load_meters(l, c, val);
+		else if (!strcmp(key, "reject"))
+			rc = load_reject(l, c, val);
 		else
 			rc = fail(l, k, "unknown key \"%s\"", key);
 		if (rc)

@@ -17,6 +17,7 @@
 #define BL_CONFIG_MAX_EAL      64  /* EAL arguments we pass on */
 #define BL_CONFIG_MAX_WORKERS  32
 #define BL_CONFIG_DEV_LEN      1024
+#define BL_CONFIG_STATE_DIR    "/var/lib/brightline"
 
 /* Frame classes with a configurable default (see enum bl_l2class). */
 enum bl_nonip {
@@ -66,6 +67,15 @@ struct bl_config {
 	bool default_ip_drop;       /* verdict seam default for IP: pass|drop */
 	char control_socket[108];
 	char policy[PATH_MAX];
+	char state_dir[PATH_MAX - 64]; /* quota usage survives restarts here ("" = not kept) */
+	struct {
+		uint32_t max_slots;     /* (subscriber, rule) meters, all workers */
+		uint32_t snapshot_s;    /* quota usage saved every this many seconds */
+	} meters;
+	struct {
+		uint32_t rate;          /* reject replies per second, per worker */
+		uint32_t burst;
+	} reject;
 };
 
 /* Fill `c` with the built-in defaults. */

@@ -22,6 +22,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
@@ -284,7 +285,16 @@ static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, 
 	w->events_lossless = d->opts.events_lossless;
 	w->ctl = &d->ctl;
 	w->tsc_hz = rte_get_tsc_hz();
-	w->seam.default_drop = c->default_ip_drop;
+	bl_reject_init(&w->rej, d->pool, c->reject.rate, c->reject.burst, w->tsc_hz);
+	/* the policy: the published pointer, RCU (thread id = worker id), and
+	 * per-rule counters that outlive any policy object */
+	w->seam.rt = &d->pub.cur;
+	w->seam.qsv = d->pub.qsv;
+	w->seam.ctr = rte_zmalloc_socket("bl_rule_ctr", BL_RT_SLOTS * sizeof(*w->seam.ctr), 64, socket);
+	if (!w->seam.ctr || rte_rcu_qsbr_thread_register(d->pub.qsv, i)) {
+		snprintf(err, errlen, "worker %u: cannot set up its policy counters", i);
+		return -ENOMEM;
+	}
 	memcpy(w->nonip_drop, c->nonip_drop, sizeof(w->nonip_drop));
 	w->frag_release_max = RTE_MIN(c->frag.per_datagram, (uint32_t)BL_TX_BUF);
 	for (unsigned s = 0; s < 2; s++) {
@@ -353,6 +363,80 @@ static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, 
 	return 0;
 }
 
+/*
+ * The meters shared by every worker (meter.h), with the quota usage saved
+ * by the previous run when opts.keep_state. A corrupt state file is set
+ * aside with a warning: usage restarts at zero rather than the box not
+ * starting.
+ */
+static int make_meters(struct bl_daemon *d, char *err, size_t errlen)
+{
+	struct bl_meter_config mc = {
+		.name = "bl_meters",
+		.socket_id = (int)rte_socket_id(),
+		.max_slots = d->cfg->meters.max_slots,
+		.state_dir = d->opts.keep_state ? d->cfg->state_dir : NULL,
+	};
+	char lerr[PATH_MAX + 128];
+	int rc;
+
+	d->meters = bl_meters_create(&mc);
+	if (!d->meters) {
+		snprintf(err, errlen, "cannot create the meter table (%u slots): %s",
+			 mc.max_slots, strerror(errno));
+		return -ENOMEM;
+	}
+	rc = bl_meters_load(d->meters, lerr, sizeof(lerr));
+	if (rc)
+		fprintf(stderr, "brightline: warning: %s\n", lerr);
+	return 0;
+}
+
+static void *meter_get(void *ctx, const char *rule, const struct bl_policy_action *a)
+{
+	return bl_meter_rule_create(ctx, rule, a);
+}
+
+static void meter_put(void *m)
+{
+	bl_meter_rule_free(m);
+}
+
+/*
+ * Compile the policy named by the configuration (`policy:` / --policy) or,
+ * without one, an object whose default is `default_ip`, and publish it.
+ * A policy that fails to load or compile stops start-up: its messages
+ * (file:line:column) are printed here, one line each.
+ */
+static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
+{
+	const struct bl_config *c = d->cfg;
+	struct bl_rt_meter_ops ops = { meter_get, meter_put, d->meters };
+	struct bl_rt *rt;
+	char sum[512];
+
+	if (c->policy[0]) {
+		rt = bl_rt_load_file(c->policy, d->pub.next_gen, d->pub.slots, d->meters ? &ops : NULL,
+				     stderr);
+		if (!rt) {
+			snprintf(err, errlen, "policy %s refused", c->policy);
+			return -EINVAL;
+		}
+		bl_rt_summary(rt, sum, sizeof(sum));
+		fprintf(stderr, "brightline: policy %s: %s\n", c->policy, sum);
+	} else {
+		rt = bl_rt_build(NULL, NULL, c->default_ip_drop ? BL_RT_DROP : BL_RT_ALLOW,
+				 d->pub.next_gen, d->pub.slots, NULL, NULL);
+		if (!rt) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	d->pub.next_gen++;
+	bl_rt_publish(&d->pub, rt);
+	return 0;
+}
+
 /* Handoff rings, one per ordered pair of workers. */
 static int make_rings(struct bl_daemon *d, char *err, size_t errlen)
 {
@@ -400,6 +484,10 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 			rte_spinlock_init(&d->txlock[s][q]);
 	if ((rc = pick_lcores(d, err, errlen)) || (rc = make_pool(d, err, errlen)))
 		return rc;
+	if ((rc = bl_rt_pub_init(&d->pub, d->n_workers))) {
+		snprintf(err, errlen, "cannot set up the policy RCU: %s", strerror(-rc));
+		return rc;
+	}
 	want = (struct bl_port_want){
 		.queues = cfg->queues ? cfg->queues : d->n_workers,
 		.mtu = cfg->mtu, .rx_desc = cfg->rx_desc, .tx_desc = cfg->tx_desc, .pool = d->pool,
@@ -416,6 +504,8 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 		if ((rc = make_worker(d, i, hw_rss, err, errlen)))
 			return rc;
 	if (!hw_rss && (rc = make_rings(d, err, errlen)))
+		return rc;
+	if ((rc = make_meters(d, err, errlen)) || (rc = make_policy(d, err, errlen)))
 		return rc;
 	d->ctl.n_workers = d->n_workers;
 	if (opts->events) {
@@ -453,6 +543,9 @@ int bl_daemon_launch(struct bl_daemon *d)
 		}
 	}
 	d->launched = true;
+	/* calendar boundaries each second, quota usage saved periodically */
+	if (d->meters && bl_meters_thread_start(d->meters, d->cfg->meters.snapshot_s))
+		fprintf(stderr, "brightline: warning: cannot start the meter thread\n");
 	return 0;
 }
 
@@ -501,18 +594,37 @@ void bl_daemon_stop(struct bl_daemon *d)
 	rte_eal_mp_wait_lcore();
 	bl_daemon_poll(d);
 	d->launched = false;
+	bl_meters_thread_stop(d->meters); /* and the final save, workers stopped */
 }
 
 void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->n_workers = d->n_workers;
+	/* rule counters by slot, named by the slot registry (one per rule name) */
+	s->rules = calloc(RTE_MAX(bl_rt_slots_used(d->pub.slots), 1u), sizeof(*s->rules));
+	if (s->rules) {
+		s->n_rules = bl_rt_slots_used(d->pub.slots);
+		for (uint32_t k = 0; k < s->n_rules; k++)
+			snprintf(s->rules[k].name, sizeof(s->rules[k].name), "%s",
+				 bl_rt_slot_name(d->pub.slots, k));
+	}
+	s->policy_gen = d->pub.cur ? d->pub.cur->gen : 0;
 	for (unsigned i = 0; i < d->n_workers; i++) {
 		const struct bl_worker *w = d->w[i];
 
 		if (!w)
 			continue;
 		s->w[i] = w->stats;
+		s->generated += w->rej.stats.generated;
+		if (w->seam.ctr) {
+			struct bl_rule_ctr *ctr = w->seam.ctr;
+
+			for (uint32_t k = 0; k < s->n_rules; k++) {
+				s->rules[k].packets += ctr[k].packets;
+				s->rules[k].bytes += ctr[k].bytes;
+			}
+		}
 		if (w->flows) {
 			s->flow[i] = *bl_flow_counters(w->flows);
 			s->flows_live[i] = bl_flow_count(w->flows);
@@ -543,6 +655,9 @@ void bl_daemon_fini(struct bl_daemon *d)
 		/* held fragments go back to the pool before it is freed */
 		bl_frag_free(w->frags);
 		bl_flow_free(w->flows);
+		if (d->pub.qsv)
+			rte_rcu_qsbr_thread_unregister(d->pub.qsv, i);
+		rte_free(w->seam.ctr);
 		rte_ring_free(w->events);
 		rte_free(w);
 		d->w[i] = NULL;
@@ -552,6 +667,10 @@ void bl_daemon_fini(struct bl_daemon *d)
 			rte_ring_free(d->ring[a][b]);
 			d->ring[a][b] = NULL;
 		}
+	/* workers stopped: the policy (its meters first) can go */
+	bl_rt_pub_fini(&d->pub);
+	bl_meters_free(d->meters);
+	d->meters = NULL;
 	rte_mempool_free(d->pool);
 	d->pool = NULL;
 	bl_verdicts_free(d->verdicts);
@@ -575,6 +694,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"usage: brightline run [--config F] [--file-prefix P] [--inside DEV] [--outside DEV]\n"
 		"                      [--workers N] [--mtu N] [--mempool N] [--default-ip pass|drop]\n"
+		"                      [--policy FILE]\n"
 		"                      [--duration SECONDS] [--stats-json FILE] [--verdicts FILE]\n"
 		"                      [--stage-timing] [-- EAL-ARGS...]\n");
 }
@@ -609,6 +729,13 @@ int bl_cmd_common_flag(struct bl_config *c, int opt, const char *arg, char *err,
 		} else {
 			c->mempool_size = v;
 		}
+		return 1;
+	case 'Y':
+		if (strlen(arg) >= sizeof(c->policy)) {
+			snprintf(err, errlen, "--policy: path too long");
+			return -1;
+		}
+		snprintf(c->policy, sizeof(c->policy), "%s", arg);
 		return 1;
 	case 'D':
 		if (strcmp(arg, "pass") && strcmp(arg, "drop")) {
@@ -658,6 +785,7 @@ int bl_cmd_run(int argc, char **argv)
 		{ "mtu", required_argument, NULL, 'M' },
 		{ "mempool", required_argument, NULL, 'P' },
 		{ "default-ip", required_argument, NULL, 'D' },
+		{ "policy", required_argument, NULL, 'Y' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "verdicts", required_argument, NULL, 'V' },
@@ -723,6 +851,7 @@ int bl_cmd_run(int argc, char **argv)
 			goto out_cfg;
 		}
 	opts.events = verdicts != NULL;
+	opts.keep_state = true;
 	rc = bl_daemon_init(&d, &cfg, &opts, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "brightline: %s\n", err);
@@ -754,10 +883,11 @@ int bl_cmd_run(int argc, char **argv)
 		fprintf(stderr, "brightline: %s: %s\n", stats_json, strerror(-rc));
 		ret = 1;
 	}
-	if (verdicts && (rc = bl_verdicts_write(d.verdicts, verdicts))) {
+	if (verdicts && (rc = bl_verdicts_write(d.verdicts, d.pub.slots, verdicts))) {
 		fprintf(stderr, "brightline: %s: %s\n", verdicts, strerror(-rc));
 		ret = 1;
 	}
+	bl_stats_snapshot_release(&snap);
 out_daemon:
 	bl_daemon_fini(&d);
 out_cfg:

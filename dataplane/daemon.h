@@ -13,6 +13,7 @@
 #include <rte_spinlock.h>
 
 #include "config.h"
+#include "policy_rt.h"
 #include "port.h"
 #include "stats.h"
 #include "worker.h"
@@ -26,6 +27,7 @@ struct bl_daemon_opts {
 	bool stage_timing;     /* TSC accounting per stage */
 	bool events;           /* collect verdict events (--verdicts) */
 	bool events_lossless;  /* workers wait for room in the event ring (replay) */
+	bool keep_state;       /* quota usage loaded from / saved to cfg->state_dir (run) */
 };
 
 struct bl_daemon {
@@ -43,6 +45,8 @@ struct bl_daemon {
 	uint32_t done;                   /* workers that returned */
 	bool launched;
 	struct bl_verdicts *verdicts;    /* with opts.events */
+	struct bl_meters *meters;        /* rate-limit/quota state shared by the workers */
+	struct bl_rt_pub pub;            /* the published policy, its RCU, rule slots */
 };
 
 /*

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -57,8 +58,32 @@ struct bl_flow_table {
 _Static_assert(sizeof(struct bl_flow_entry) == 64, "flow entry is one cache line");
 _Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN,
 	       "hashed part of the key");
+_Static_assert(BL_FLOW_KEY_LEN % 16 == 0 && BL_FLOW_KEY_LEN <= 128,
+	       "a key length rte_hash compares with vector instructions");
+_Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
+	       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
+	       "key_hash() knows the key's words");
 _Static_assert(sizeof(struct bl_flow_counters) % sizeof(uint64_t) == 0,
 	       "counters are uint64_t only");
+
+/*
+ * CRC32-C of a key (len a multiple of 8), equal to rte_hash_crc() but
+ * loading through memcpy: rte_hash_crc() reads the key as uint64_t, and
+ * under strict aliasing the compiler may then hoist those reads above the
+ * stores that build the key (seen at -O3: keys differing only in their
+ * ports all hashed alike). Also the table's hash_func, so both agree.
+ */
+static uint32_t key_crc(const void *key, uint32_t len, uint32_t init)
+{
+	const uint8_t *p = key;
+	uint64_t v;
+
+	for (uint32_t i = 0; i + 8 <= len; i += 8) {
+		memcpy(&v, p + i, sizeof(v));
+		init = rte_hash_crc_8byte(v, init);
+	}
+	return init;
+}
 
 const char *const bl_flow_counter_names[] = {
 	"lookups", "hits", "inserts", "insert_fail_full", "new_dropped_full",
@@ -116,7 +141,7 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 	hp.name = c->name;
 	hp.entries = c->max_flows + c->max_flows / 4;
 	hp.key_len = BL_FLOW_KEY_LEN;
-	hp.hash_func = rte_hash_crc;
+	hp.hash_func = key_crc;
 	hp.hash_func_init_val = HASH_SEED;
 	hp.socket_id = c->socket_id;
 	hp.extra_flag = 0; /* one writer, one reader: the owning worker */
@@ -167,10 +192,52 @@ void bl_flow_free(struct bl_flow_table *t)
 	rte_free(t);
 }
 
+/* memcmp() of two 16-byte addresses held as two words each, inline. */
+static inline int addr_cmp(const uint64_t *a, const uint64_t *b)
+{
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t x = rte_be_to_cpu_64(a[i]), y = rte_be_to_cpu_64(b[i]);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+
+/*
+ * key_crc() of a key just built, from the values in registers: reading the
+ * key back right after its narrow stores stalls on store forwarding. The
+ * first word is the key's first 8 bytes as a little-endian load sees them.
+ */
+static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa,
+				uint16_t pb, const uint64_t *lo, const uint64_t *hi)
+{
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	uint64_t w0 = (uint64_t)k->family | (uint64_t)k->proto << 8 |
+		      (uint64_t)k->vlan << 16 | (uint64_t)pa << 32 |
+		      (uint64_t)pb << 48;
+	uint32_t h = rte_hash_crc_8byte(w0, HASH_SEED);
+
+	h = rte_hash_crc_8byte(lo[0], h);
+	h = rte_hash_crc_8byte(lo[1], h);
+	h = rte_hash_crc_8byte(hi[0], h);
+	h = rte_hash_crc_8byte(hi[1], h);
+	return rte_hash_crc_8byte(0, h); /* k->zero */
+#else
+	RTE_SET_USED(pa);
+	RTE_SET_USED(pb);
+	RTE_SET_USED(lo);
+	RTE_SET_USED(hi);
+	return key_crc(k, BL_FLOW_KEY_LEN, HASH_SEED);
+#endif
+}
+
 /* Canonical key of one IP layer: endpoints ordered by (address, port). */
 int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan,
 			struct bl_flow_key *k)
 {
+	uint64_t a[2], b[2];
+	const uint64_t *lo, *hi;
 	uint16_t pa = 0, pb = 0;
 	int cmp;
 
@@ -205,21 +272,24 @@ int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan,
 	default:
 		break;
 	}
-	cmp = memcmp(l3->src, l3->dst, 16);
+	memcpy(a, l3->src, 16);
+	memcpy(b, l3->dst, 16);
+	cmp = addr_cmp(a, b);
 	if (cmp < 0 || (cmp == 0 && pa <= pb)) {
-		memcpy(k->addr[0], l3->src, 16);
-		memcpy(k->addr[1], l3->dst, 16);
-		k->port[0] = pa;
-		k->port[1] = pb;
+		lo = a;
+		hi = b;
 		k->side = 0;
 	} else {
-		memcpy(k->addr[0], l3->dst, 16);
-		memcpy(k->addr[1], l3->src, 16);
-		k->port[0] = pb;
-		k->port[1] = pa;
+		lo = b;
+		hi = a;
+		RTE_SWAP(pa, pb);
 		k->side = 1;
 	}
-	k->hash = rte_hash_crc(k, BL_FLOW_KEY_LEN, HASH_SEED);
+	memcpy(k->addr[0], lo, 16);
+	memcpy(k->addr[1], hi, 16);
+	k->port[0] = pa;
+	k->port[1] = pb;
+	k->hash = key_hash(k, pa, pb, lo, hi);
 	return 0;
 }
 
@@ -557,6 +627,13 @@ unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now,
 	}
 	t->ctr.expired += n;
 	return n;
+}
+
+unsigned bl_flow_expire_budget(const struct bl_flow_table *t, unsigned calls)
+{
+	if (calls == 0)
+		calls = 1;
+	return (unsigned)(((uint64_t)t->nslots + calls - 1) / calls);
 }
 
 int bl_flow_remove(struct bl_flow_table *t, struct bl_flow_entry *e)

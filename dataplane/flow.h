@@ -38,8 +38,12 @@
 /* Largest n accepted by bl_flow_lookup_burst in one call (rte_hash bulk). */
 #define BL_FLOW_BURST_MAX 64
 
-/* Bytes of struct bl_flow_key that are hashed and compared. */
-#define BL_FLOW_KEY_LEN 40
+/*
+ * Bytes of struct bl_flow_key that are hashed and compared: 40 bytes of
+ * tuple padded to 48, a length rte_hash compares with vector instructions
+ * (its generic compare is memcmp), and a 64-byte key slot in the table.
+ */
+#define BL_FLOW_KEY_LEN 48
 
 /*
  * A flow key, built by bl_flow_key_build(). The first BL_FLOW_KEY_LEN bytes
@@ -53,6 +57,7 @@ struct bl_flow_key {
 	uint16_t vlan;       /* outermost VLAN id, 0 when untagged */
 	uint16_t port[2];    /* port of endpoint 0 and 1 (host order) */
 	uint8_t addr[2][16]; /* endpoint addresses, canonical order; IPv4 in the first 4 */
+	uint8_t zero[8];     /* always 0: pads the key to BL_FLOW_KEY_LEN */
 	/* not hashed */
 	uint32_t hash;       /* hash of the first BL_FLOW_KEY_LEN bytes */
 	uint8_t side;        /* endpoint (0/1) that sent this packet */
@@ -235,11 +240,18 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t,
 /*
  * Incremental expiry: examine at most `budget` slots from where the last
  * call stopped (a clock hand over the entry array) and delete entries idle
- * longer than their state's timeout. Cheap enough to call once per worker
- * loop iteration. Returns the number of entries deleted.
+ * longer than their state's timeout. Every slot examined is a cache line:
+ * pace the calls (see bl_flow_expire_budget). Returns the number deleted.
  */
 unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now,
 			unsigned budget);
+
+/*
+ * The budget per bl_flow_expire() call that sweeps the whole table in
+ * `calls` calls (at least 1 slot). An idle entry then goes at most `calls`
+ * calls after its timeout.
+ */
+unsigned bl_flow_expire_budget(const struct bl_flow_table *t, unsigned calls);
 
 /* Delete one flow now (e.g. after a reject). 0 or -ENOENT. */
 int bl_flow_remove(struct bl_flow_table *t, struct bl_flow_entry *e);

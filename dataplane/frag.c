@@ -69,6 +69,25 @@ struct bl_frag_table {
 
 _Static_assert(offsetof(struct bl_frag_key, hash) == BL_FRAG_KEY_LEN,
 	       "hashed part of the key");
+_Static_assert(BL_FRAG_KEY_LEN % 8 == 0, "key_crc() hashes 8 bytes at a time");
+
+/*
+ * CRC32-C of a key (len a multiple of 8), equal to rte_hash_crc() but
+ * loading through memcpy: rte_hash_crc() reads the key as uint64_t, and
+ * under strict aliasing the compiler may hoist those reads above the stores
+ * that build the key. Also the table's hash_func, so both agree.
+ */
+static uint32_t key_crc(const void *key, uint32_t len, uint32_t init)
+{
+	const uint8_t *p = key;
+	uint64_t v;
+
+	for (uint32_t i = 0; i + 8 <= len; i += 8) {
+		memcpy(&v, p + i, sizeof(v));
+		init = rte_hash_crc_8byte(v, init);
+	}
+	return init;
+}
 
 const char *const bl_frag_counter_names[] = {
 	"firsts", "laters", "followed", "held", "released", "completed",
@@ -115,7 +134,7 @@ struct bl_frag_table *bl_frag_create(const struct bl_frag_config *c)
 	hp.name = c->name;
 	hp.entries = c->max_datagrams + c->max_datagrams / 4;
 	hp.key_len = BL_FRAG_KEY_LEN;
-	hp.hash_func = rte_hash_crc;
+	hp.hash_func = key_crc;
 	hp.hash_func_init_val = HASH_SEED;
 	hp.socket_id = c->socket_id;
 	t->h = rte_hash_create(&hp);
@@ -274,7 +293,7 @@ int bl_frag_key_build(const struct bl_pkt *p, struct bl_frag_key *k)
 	k->id = l3->frag_id;
 	memcpy(k->src, l3->src, 16);
 	memcpy(k->dst, l3->dst, 16);
-	k->hash = rte_hash_crc(k, BL_FRAG_KEY_LEN, HASH_SEED);
+	k->hash = key_crc(k, BL_FRAG_KEY_LEN, HASH_SEED);
 	len = frag_payload(l3);
 	k->off = l3->frag_off;
 	k->len = len > UINT16_MAX ? UINT16_MAX : (uint16_t)len;

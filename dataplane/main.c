@@ -16,6 +16,8 @@ static const struct subcommand subcommands[] = {
 	  "inspect [--json] FILE     parse a capture (pcap/pcapng), one line per frame" },
 	{ "run", bl_cmd_run,
 	  "run [--config F] [...]    run the box between its two ports (see run --help)" },
+	{ "check", bl_cmd_check,
+	  "check FILE                compile a policy exactly as the daemon would" },
 	{ "replay", bl_cmd_replay,
 	  "replay [--out OUT.pcap] [--verdicts V.jsonl] FILE   the pipeline over a capture" },
 };

@@ -12,6 +12,7 @@
  */
 #include "parse.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* Internal outcome: the capture ends inside a header that the wire holds. */
@@ -597,8 +598,10 @@ static int parse_icmp(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out)
 		else if (t == 130 || t == 131 || t == 132 || t == 143)
 			out->l2class = BL_L2_MLD;
 	}
-	if (icmp_is_error(l3->proto, t) &&
-	    parse_quote(c->data, c->off + 8,
+	if (!icmp_is_error(l3->proto, t))
+		return 0;
+	memset(&out->quote, 0, sizeof(out->quote));
+	if (parse_quote(c->data, c->off + 8,
 			c->end < c->len ? c->end : c->len, &out->quote))
 		out->flags |= BL_PKT_HAS_QUOTE;
 	return 0;
@@ -853,6 +856,7 @@ static int parse_layers(struct cursor *c, int family, struct bl_pkt *out)
 		if (out->nlayers == BL_MAX_LAYERS)
 			return BL_PARSE_TUNNEL_TOO_DEEP;
 		l3 = &out->l3[out->nlayers];
+		memset(l3, 0, sizeof(*l3)); /* a layer is zeroed when begun */
 		l3->tunnel = tun;
 		l3->l3_off = (uint16_t)c->off;
 		if (family == 4)
@@ -881,7 +885,10 @@ enum bl_parse_outcome bl_parse(const uint8_t *data, uint32_t len,
 	int family = 0;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
+	/* Only the fixed part is cleared here; see parse.h for which parts of
+	 * the record are valid. Clearing all of it costs four cache lines per
+	 * packet on the fast path. */
+	memset(out, 0, offsetof(struct bl_pkt, l3));
 	rc = parse_l2(&c, lt, out, &family);
 	if (rc == 0 && family)
 		rc = parse_layers(&c, family, out);

@@ -142,9 +142,16 @@ struct bl_pkt {
 };
 
 /*
- * Parse `len` bytes at `data` read as link type `lt` into `out` (fully
- * overwritten). Returns the outcome, also stored in out->outcome; on a
- * malformed packet `out` keeps every header parsed before the fault.
+ * Parse `len` bytes at `data` read as link type `lt` into `out`. Returns the
+ * outcome, also stored in out->outcome; on a malformed packet `out` keeps
+ * every header parsed before the fault.
+ * What is valid afterwards (the rest is left as it was, so the fast path
+ * writes no more of the record than the packet fills): every field before
+ * `l3` (unused vlan[] entries are 0); l3[0 .. nlayers-1], each cleared
+ * before it is filled, so fields a layer does not set are 0 (IPv4
+ * addresses are zero-padded to 16 bytes); `quote` only when
+ * BL_PKT_HAS_QUOTE is set. Never read l3[i] for i >= nlayers, nor `quote`
+ * without that flag.
  * `wire_len` is the packet's length on the wire: pass `len` in the
  * dataplane; `inspect` passes the original length of a snapped capture so
  * IP length fields are checked against it while reads stay within `len`.

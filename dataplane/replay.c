@@ -75,6 +75,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: brightline replay [--out OUT.pcap] [--verdicts V.jsonl] [--workers N]\n"
 		"                         [--config F] [--file-prefix P] [--default-ip pass|drop]\n"
+		"                         [--policy FILE]\n"
 		"                         [--stats-json FILE] [--stage-timing] FILE\n");
 }
 
@@ -106,6 +107,7 @@ int bl_cmd_replay(int argc, char **argv)
 		{ "mtu", required_argument, NULL, 'M' },
 		{ "mempool", required_argument, NULL, 'P' },
 		{ "default-ip", required_argument, NULL, 'D' },
+		{ "policy", required_argument, NULL, 'Y' },
 		{ "out", required_argument, NULL, 'O' },
 		{ "verdicts", required_argument, NULL, 'V' },
 		{ "stats-json", required_argument, NULL, 'j' },
@@ -237,10 +239,11 @@ int bl_cmd_replay(int argc, char **argv)
 		fprintf(stderr, "brightline replay: %s: %s\n", stats_json, strerror(-rc));
 		ret = 1;
 	}
-	if (verdicts && (rc = bl_verdicts_write(d.verdicts, verdicts))) {
+	if (verdicts && (rc = bl_verdicts_write(d.verdicts, d.pub.slots, verdicts))) {
 		fprintf(stderr, "brightline replay: %s: %s\n", verdicts, strerror(-rc));
 		ret = 1;
 	}
+	bl_stats_snapshot_release(&snap);
 out_daemon:
 	bl_daemon_fini(&d);
 out_tmp:

@@ -2,6 +2,7 @@
 /* Counter names, totals, the accounting invariant, text and JSON output. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -39,6 +40,10 @@ const char *bl_drop_name(unsigned r)
 	case BL_DROP_FRAG_TINY_FIRST: return "frag_tiny_first";
 	case BL_DROP_FRAG_TCP_OFFSET1: return "frag_tcp_offset1";
 	case BL_DROP_FRAG_RELEASED_DROP: return "frag_released_drop";
+	case BL_DROP_POLICY: return "policy_drop";
+	case BL_DROP_REJECT: return "policy_reject";
+	case BL_DROP_RATELIMIT: return "ratelimit_drop";
+	case BL_DROP_QUOTA: return "quota_drop";
 	}
 	return "?";
 }
@@ -103,6 +108,9 @@ void bl_stats_print(const struct bl_stats_snapshot *s, FILE *f)
 		frag_drop_name(i, name, sizeof(name));
 		fprintf(f, "drop %-24s %lu\n", name, t.frag_drop[i]);
 	}
+	for (uint32_t i = 0; i < s->n_rules; i++)
+		fprintf(f, "rule %-24s packets %lu bytes %lu\n", s->rules[i].name,
+			s->rules[i].packets, s->rules[i].bytes);
 	fprintf(f, "generated %lu\n", s->generated);
 	fprintf(f, "accounting rx %lu = tx %lu + dropped %lu + held %lu + in_rings %lu: %s\n",
 		t.rx, t.tx, t.dropped, t.held, t.in_rings, t.balanced ? "ok" : "MISMATCH");
@@ -156,7 +164,7 @@ static json_t *worker_json(const struct bl_stats_snapshot *s, unsigned w)
 int bl_stats_write_json(const struct bl_stats_snapshot *s, const char *path)
 {
 	struct bl_stats_totals t;
-	json_t *root, *workers, *drops;
+	json_t *root, *workers, *drops, *rules;
 	char name[64];
 	int rc = 0;
 
@@ -182,6 +190,13 @@ int bl_stats_write_json(const struct bl_stats_snapshot *s, const char *path)
 	json_object_set_new(root, "tsc_hz", json_integer((json_int_t)rte_get_tsc_hz()));
 	json_object_set(root, "workers", workers);
 	json_object_set(root, "drops", drops);
+	rules = json_object();
+	for (uint32_t i = 0; rules && i < s->n_rules; i++)
+		json_object_set_new(rules, s->rules[i].name,
+				    json_pack("{s:I, s:I}", "packets", (json_int_t)s->rules[i].packets,
+					      "bytes", (json_int_t)s->rules[i].bytes));
+	json_object_set_new(root, "rules", rules);
+	json_object_set_new(root, "policy_generation", json_integer(s->policy_gen));
 	json_object_set_new(root, "totals",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 				      "rx", (json_int_t)t.rx, "tx", (json_int_t)t.tx,
@@ -195,4 +210,11 @@ out_free:
 	json_decref(workers);
 	json_decref(root);
 	return rc;
+}
+
+void bl_stats_snapshot_release(struct bl_stats_snapshot *s)
+{
+	free(s->rules);
+	s->rules = NULL;
+	s->n_rules = 0;
 }

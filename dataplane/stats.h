@@ -27,12 +27,16 @@ enum bl_drop {
 	BL_DROP_NONIP,                 /* + enum bl_nonip: configured drop */
 	BL_DROP_HANDOFF_FULL = BL_DROP_NONIP + BL_NONIP_MAX, /* handoff ring full */
 	BL_DROP_TX_FULL,               /* TX queue still full after retries */
-	BL_DROP_VERDICT,               /* the verdict seam said drop */
+	BL_DROP_VERDICT,               /* followed a dropped verdict (later fragment, ICMP error) */
 	BL_DROP_FLOW_MIDSTREAM,        /* TCP without SYN, midstream: drop */
 	BL_DROP_FLOW_FULL,             /* flow table full, no room made */
 	BL_DROP_FRAG_TINY_FIRST,       /* first fragment too short for L4 */
 	BL_DROP_FRAG_TCP_OFFSET1,      /* TCP fragment at offset 8 bytes */
 	BL_DROP_FRAG_RELEASED_DROP,    /* held fragment released by a dropped first */
+	BL_DROP_POLICY,                /* policy: drop (a rule or the default) */
+	BL_DROP_REJECT,                /* policy: reject (replies generated apart) */
+	BL_DROP_RATELIMIT,             /* policy: rate-limit, over the rate */
+	BL_DROP_QUOTA,                 /* policy: quota used up (then drop/reject/rate) */
 	BL_DROP_MAX
 };
 
@@ -75,6 +79,12 @@ struct bl_port_stats {
 	uint64_t ipackets, opackets, ibytes, obytes, imissed, ierrors, oerrors, rx_nombuf;
 };
 
+/* Packets and bytes of one policy rule (by name), summed over workers. */
+struct bl_stats_rule {
+	char name[64];
+	uint64_t packets, bytes;
+};
+
 /* Everything at one instant, gathered by the main lcore. */
 struct bl_stats_snapshot {
 	unsigned n_workers;
@@ -86,7 +96,13 @@ struct bl_stats_snapshot {
 	struct bl_port_stats port[2];
 	uint64_t in_rings;      /* packets sitting in handoff rings */
 	uint64_t generated;     /* packets the box made itself (none yet) */
+	struct bl_stats_rule *rules; /* malloc'd: bl_stats_snapshot_release() */
+	uint32_t n_rules;
+	uint32_t policy_gen;    /* generation of the published policy */
 };
+
+/* Free what a snapshot holds besides itself (the rule counters). */
+void bl_stats_snapshot_release(struct bl_stats_snapshot *s);
 
 /* Totals over workers, and the accounting check. */
 struct bl_stats_totals {

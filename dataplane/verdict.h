@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The verdict seam: the one place a worker asks "what happens to this
- * packet?" after parse, distribution, fragment check and flow lookup. At
- * this stage it applies a configured default for IP traffic (`default_ip:
- * pass|drop`); the policy issue replaces bl_verdict_decide() and this seam
- * struct with the RCU-published policy runtime.
+ * The verdict seam: the one place a worker turns a policy decision into
+ * what happens to a packet, after parse, distribution, fragment check, flow
+ * lookup and the policy lookup (policy_rt.h, one bulk classification per
+ * burst in worker.c). allow forwards; drop drops (policy_drop); reject asks
+ * the actions module for the replies, then drops (policy_reject); rate-limit
+ * and quota charge every packet of the flow to the rule's meter, then
+ * forward or drop (ratelimit_drop, quota_drop). Per-rule packet and byte
+ * counters, indexed by the rule's stable slot, live in the worker's context
+ * (outside the policy object) so that they survive a new policy.
+ *
+ * Without a configured policy the daemon publishes an object with no rules
+ * whose default is `default_ip: pass|drop`; the non-IP defaults (non_ip:)
+ * apply before the policy, so a default-drop policy cannot kill ARP or ND.
  */
 #ifndef BL_VERDICT_H
 #define BL_VERDICT_H
@@ -14,25 +22,48 @@
 
 #include "flow.h"
 #include "parse.h"
+#include "policy_rt.h"
 
+/* What happened to one packet. */
 enum bl_verdict {
 	BL_VERDICT_NONE = 0, /* = BL_FLOW_VERDICT_NONE: not judged */
 	BL_VERDICT_PASS,
 	BL_VERDICT_DROP,
 };
 
-/* What the seam needs to decide; immutable while workers run. */
-struct bl_verdict_seam {
-	bool default_drop; /* default_ip: drop */
+/* Packets and bytes of one rule on one worker. */
+struct bl_rule_ctr {
+	uint64_t packets;
+	uint64_t bytes;
 };
 
+struct rte_rcu_qsbr;
+
+/* The worker's view of the policy; set up by the control side. */
+struct bl_verdict_seam {
+	struct bl_rt **rt;         /* &bl_rt_pub.cur: load with acquire, once per burst */
+	struct rte_rcu_qsbr *qsv;  /* report quiescence here, thread id = worker id */
+	struct bl_rule_ctr *ctr;   /* BL_RT_SLOTS counters of this worker */
+};
+
+struct bl_worker;
+struct rte_mbuf;
+
 /*
- * Judge one well-formed IP packet of flow `flow` (NULL when untracked).
- * A flow's verdict, once set, is kept in its entry and reused.
+ * Act on decision (action, rule) of policy `rt` for packet `m` of flow `e`
+ * (NULL when untracked): count it to the rule, charge meters, build reject
+ * replies. Returns PASS or DROP; on DROP *reason is the drop reason.
  */
-enum bl_verdict bl_verdict_decide(const struct bl_verdict_seam *s,
-				  const struct bl_pkt *p,
-				  struct bl_flow_entry *flow);
+enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt,
+			       struct rte_mbuf *m, const struct bl_flow_entry *e,
+			       uint8_t action, uint16_t rule, uint64_t now, unsigned *reason);
+
+/* What an ICMP error that quotes a flow does when that flow was judged
+ * `action`: the flow's fate (errors are never rejected nor metered). */
+static inline enum bl_verdict bl_verdict_of_quoted(uint8_t action)
+{
+	return action == BL_RT_DROP || action == BL_RT_REJECT ? BL_VERDICT_DROP : BL_VERDICT_PASS;
+}
 
 const char *bl_verdict_name(enum bl_verdict v);
 

@@ -24,6 +24,7 @@ struct vrec {
 	struct bl_event first;   /* orientation, worker, verdict, reason */
 	uint64_t packets, passed, dropped;
 	bool worker_mismatch;    /* an event came from another worker */
+	uint32_t log_slot;       /* first `log` rule recorded for the flow */
 };
 
 struct bl_verdicts {
@@ -125,6 +126,7 @@ int bl_verdicts_add(struct bl_verdicts *v, const struct bl_event *ev)
 		memset(r, 0, sizeof(*r));
 		r->k = k;
 		r->first = *ev;
+		r->log_slot = BL_EV_NO_RULE;
 		*slot = ++v->n;
 		if (v->n * 2 > v->nslots && grow(v))
 			return -ENOMEM;
@@ -133,6 +135,8 @@ int bl_verdicts_add(struct bl_verdicts *v, const struct bl_event *ev)
 		r = &v->recs[*slot - 1];
 	}
 	r->packets++;
+	if (r->log_slot == BL_EV_NO_RULE)
+		r->log_slot = ev->log_slot;
 	if (ev->verdict == BL_VERDICT_DROP)
 		r->dropped++;
 	else
@@ -150,6 +154,8 @@ static const char *reason_name(unsigned reason)
 	case BL_REASON_FOLLOW: return "follow_first";
 	case BL_REASON_UNTRACKED: return "untracked";
 	case BL_REASON_FRAG_TABLE: return "frag_table";
+	case BL_REASON_RULE: return "rule";
+	case BL_REASON_QUOTE: return "quoted_flow";
 	}
 	return bl_drop_name(reason);
 }
@@ -181,7 +187,8 @@ static json_t *flow_json(const struct bl_event *ev, bool ports)
 	return o;
 }
 
-int bl_verdicts_write(const struct bl_verdicts *v, const char *path)
+int bl_verdicts_write(const struct bl_verdicts *v, const struct bl_rt_slots *slots,
+		      const char *path)
 {
 	FILE *f = fopen(path, "w");
 	int rc = 0;
@@ -204,6 +211,14 @@ int bl_verdicts_write(const struct bl_verdicts *v, const char *path)
 		json_object_set_new(o, "worker", json_integer(r->first.worker));
 		json_object_set_new(o, "verdict", json_string(bl_verdict_name(r->first.verdict)));
 		json_object_set_new(o, "reason", json_string(reason_name(r->first.reason)));
+		if (r->first.rule_slot != BL_EV_NO_RULE && bl_rt_slot_name(slots, r->first.rule_slot)) {
+			/* the rule that decided the flow ("default": the default action) */
+			json_object_set_new(o, "rule",
+					    json_string(bl_rt_slot_name(slots, r->first.rule_slot)));
+			json_object_set_new(o, "generation", json_integer(r->first.gen));
+		}
+		if (r->log_slot != BL_EV_NO_RULE && bl_rt_slot_name(slots, r->log_slot))
+			json_object_set_new(o, "log", json_string(bl_rt_slot_name(slots, r->log_slot)));
 		json_object_set_new(o, "packets", json_integer(r->packets));
 		json_object_set_new(o, "passed", json_integer(r->passed));
 		json_object_set_new(o, "dropped", json_integer(r->dropped));

@@ -8,6 +8,7 @@
 #ifndef BL_VERDICTS_H
 #define BL_VERDICTS_H
 
+#include "policy_rt.h"
 #include "worker.h"
 
 struct bl_verdicts;
@@ -19,7 +20,9 @@ void bl_verdicts_free(struct bl_verdicts *v);
 /* Fold one event in. 0 or -ENOMEM. */
 int bl_verdicts_add(struct bl_verdicts *v, const struct bl_event *ev);
 
-/* Write the lines in first-seen order. 0 or -errno. */
-int bl_verdicts_write(const struct bl_verdicts *v, const char *path);
+/* Write the lines in first-seen order; rule names come from `slots`
+ * (NULL: no names). 0 or -errno. */
+int bl_verdicts_write(const struct bl_verdicts *v, const struct bl_rt_slots *slots,
+		      const char *path);
 
 #endif /* BL_VERDICTS_H */

@@ -16,6 +16,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 #include <rte_thash.h>
@@ -31,9 +32,11 @@ const uint8_t bl_sym_rss_key[40] = {
 	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 };
 
+/* A whole number of cache lines, so packet data (after the headroom)
+ * starts on a line: a 64-byte frame is then one line, not two. */
 unsigned bl_worker_priv_size(void)
 {
-	return RTE_ALIGN(sizeof(struct bl_pkt), RTE_MBUF_PRIV_ALIGN);
+	return RTE_ALIGN(sizeof(struct bl_pkt), RTE_CACHE_LINE_SIZE);
 }
 
 static inline struct bl_pkt *pkt_of(struct rte_mbuf *m)
@@ -50,7 +53,13 @@ static inline struct bl_pkt *pkt_of(struct rte_mbuf *m)
  */
 uint32_t bl_worker_sym_hash(const struct bl_pkt *p)
 {
-	const struct bl_l3 *l3 = &p->l3[0];
+	/*
+	 * An ICMP error quoting a flow is hashed on the QUOTED address pair:
+	 * it often comes from a router on the path (another address pair than
+	 * the flow's), and must reach the worker that owns the flow so that it
+	 * can follow the flow's verdict (path-MTU discovery).
+	 */
+	const struct bl_l3 *l3 = p->flags & BL_PKT_HAS_QUOTE ? &p->quote : &p->l3[0];
 	uint32_t tuple[8];
 	unsigned words = l3->family == 4 ? 1 : 4;
 
@@ -93,6 +102,52 @@ static void tx_flush(struct bl_worker *w, unsigned side)
 	w->tx_n[side] = 0;
 }
 
+/*
+ * Send the generated replies buffered for `side`, on the same queue as the
+ * forwarded packets (after them); counted as generated or rej.tx_full,
+ * never in stats.tx or the drop reasons (they were never received).
+ */
+static void gen_flush(struct bl_worker *w, unsigned side)
+{
+	struct bl_txq *q = &w->txq[side];
+	struct rte_mbuf **b = w->gen_buf[side];
+	uint16_t n = w->gen_n[side], sent = 0;
+
+	if (!n)
+		return;
+	if (q->lock)
+		rte_spinlock_lock(q->lock);
+	for (unsigned tries = 0; sent < n && tries < BL_TX_RETRIES; tries++)
+		sent += rte_eth_tx_burst(q->port, q->queue, b + sent, n - sent);
+	if (q->lock)
+		rte_spinlock_unlock(q->lock);
+	w->rej.stats.generated += sent;
+	if (unlikely(sent < n)) {
+		w->rej.stats.tx_full += n - sent;
+		rte_pktmbuf_free_bulk(b + sent, n - sent);
+	}
+	w->gen_n[side] = 0;
+}
+
+void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m,
+		      const struct bl_flow_entry *e, uint64_t now)
+{
+	struct rte_mbuf *out[2];
+	enum bl_reject_out dir[2];
+	unsigned side = side_of(w, m);
+	unsigned n = bl_reject_build(&w->rej, m, pkt_of(m),
+				     e && e->state == BL_FLOW_ESTABLISHED, now, out, dir);
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned s = dir[i] == BL_REJECT_OUT_BACK ? side : side ^ 1;
+
+		if (unlikely(w->gen_n[s] == BL_GEN_BUF))
+			gen_flush(w, s);
+		out[i]->port = w->port[s];
+		w->gen_buf[s][w->gen_n[s]++] = out[i];
+	}
+}
+
 static void tx_flush_all(struct bl_worker *w)
 {
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
@@ -100,6 +155,8 @@ static void tx_flush_all(struct bl_worker *w)
 
 	tx_flush(w, 0);
 	tx_flush(w, 1);
+	gen_flush(w, 0);
+	gen_flush(w, 1);
 	if (w->stage_timing && n) {
 		w->stats.stage_cycles[BL_STAGE_TX] += rte_rdtsc() - t0;
 		w->stats.stage_pkts[BL_STAGE_TX] += n;
@@ -126,8 +183,9 @@ static inline void drop(struct bl_worker *w, struct rte_mbuf *m, unsigned reason
  * Record one verdict event (replay, --verdicts). In lossless mode the
  * worker waits for the main lcore to make room, which it always does.
  */
-static void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
-		  const void *key, enum bl_verdict v, unsigned reason)
+static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
+		       const void *key, enum bl_verdict v, unsigned reason, uint32_t gen,
+		       uint32_t rule_slot, uint32_t log_slot)
 {
 	struct bl_event ev;
 
@@ -141,6 +199,9 @@ static void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
 	ev.verdict = v;
 	ev.l2class = p->l2class;
 	ev.reason = reason;
+	ev.gen = gen;
+	ev.rule_slot = rule_slot;
+	ev.log_slot = log_slot;
 	while (rte_ring_sp_enqueue_elem(w->events, &ev, sizeof(ev)) != 0) {
 		if (!w->events_lossless) {
 			w->stats.events_lost++;
@@ -148,6 +209,13 @@ static void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
 		}
 		rte_pause();
 	}
+}
+
+/* An event no policy rule decided. */
+static void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
+		  const void *key, enum bl_verdict v, unsigned reason)
+{
+	event_full(w, p, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE);
 }
 
 /* A frag key turned into the event's flow-key layout (ports 0). */
@@ -247,6 +315,82 @@ static void release(struct bl_worker *w, const struct bl_frag_key *fk,
 	}
 }
 
+/* The flow an ICMP error quotes, when this worker holds it judged; else NULL. */
+static const struct bl_flow_entry *quoted_flow(struct bl_worker *w, const struct bl_pkt *p,
+					       uint64_t now)
+{
+	struct bl_flow_key k;
+	struct bl_flow_entry *e = NULL;
+
+	if (bl_flow_key_from_l3(&p->quote, p->nvlan ? p->vlan[0] : 0, &k))
+		return NULL;
+	bl_flow_lookup_burst(w->flows, &k, 1, now, &e);
+	return e && e->verdict != BL_FLOW_VERDICT_NONE ? e : NULL;
+}
+
+/*
+ * The fate of one IP packet of flow `e` (NULL: untracked): an ICMP error
+ * follows the flow it quotes when this worker has it; otherwise the
+ * policy's decision `r` (NULL: the flow's cached verdict of this
+ * generation), kept in the flow (not for ICMP errors: one error flow
+ * carries errors about many flows), then acted on by the verdict seam.
+ */
+static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
+			      struct bl_flow_entry *e, const struct bl_rt_result *r,
+			      const struct bl_flow_key *key, uint64_t now, unsigned *reason)
+{
+	const struct bl_pkt *p = pkt_of(m);
+	bool quote = p->flags & BL_PKT_HAS_QUOTE;
+	uint32_t log_slot = BL_EV_NO_RULE, rule_slot, gen;
+	const struct bl_flow_entry *qe;
+	unsigned ev_reason;
+	enum bl_verdict v;
+	uint8_t action;
+	uint16_t rule;
+
+	if (quote && (qe = quoted_flow(w, p, now))) {
+		v = bl_verdict_of_quoted(qe->verdict);
+		*reason = BL_DROP_VERDICT;
+		gen = qe->verdict_gen;
+		rule_slot = gen == rt->gen ? bl_rt_result_slot(rt, qe->rule_id) : BL_EV_NO_RULE;
+		ev_reason = BL_REASON_QUOTE;
+		goto out_event;
+	}
+	/* an earlier packet of this burst already judged the flow: it decides */
+	if (r && e && !quote && e->verdict != BL_FLOW_VERDICT_NONE && e->verdict_gen == rt->gen)
+		r = NULL;
+	if (r) {
+		action = r->action;
+		rule = r->rule;
+		gen = r->gen;
+		if (e && !quote)
+			bl_flow_verdict_set(e, action, gen, rule);
+		if (r->log_rule != BL_RT_RULE_NONE) {
+			struct bl_rule_ctr *c = &w->seam.ctr[rt->rules[r->log_rule].slot];
+
+			log_slot = rt->rules[r->log_rule].slot;
+			c->packets++;
+			c->bytes += rte_pktmbuf_pkt_len(m);
+		}
+	} else {
+		action = e->verdict;
+		rule = e->rule_id;
+		gen = e->verdict_gen;
+	}
+	v = bl_verdict_act(w, rt, m, e, action, rule, now, reason);
+	/* without a policy, `default_ip: drop` keeps its old counter */
+	if (v == BL_VERDICT_DROP && !rt->has_policy)
+		*reason = BL_DROP_VERDICT;
+	rule_slot = bl_rt_result_slot(rt, rule);
+	ev_reason = !e ? BL_REASON_UNTRACKED : rule == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
+									  : BL_REASON_RULE;
+out_event:
+	if (w->events)
+		event_full(w, p, key ? BL_EV_FLOW : BL_EV_NOFLOW, key, v, ev_reason, gen, rule_slot,
+			   log_slot);
+	return v;
+}
+
 /* Per-packet plan of judge(): what the first pass found. */
 enum plan {
 	PLAN_FLOW = 0,  /* has a flow key: flow update + verdict */
@@ -263,8 +407,15 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 	struct bl_flow_entry *entries[BL_BURST];
 	struct bl_frag_key fkeys[BL_BURST];
 	struct rte_mbuf *rel[BL_TX_BUF];
-	uint8_t plan[BL_BURST], is_frag_first[BL_BURST];
-	unsigned nk = 0, kidx[BL_BURST];
+	uint8_t plan[BL_BURST], is_frag_first[BL_BURST], qidx[BL_BURST];
+	unsigned nk = 0, kidx[BL_BURST], nq = 0;
+	enum bl_flow_outcome fos[BL_BURST];
+	struct bl_flow_entry *ents[BL_BURST];
+	struct bl_rt_query q[BL_BURST];
+	struct bl_rt_result res[BL_BURST];
+	/* acquire: pairs with the release store of bl_rt_publish(); the object
+	 * stays valid until this worker's next quiescent state (end of loop) */
+	const struct bl_rt *rt = __atomic_load_n(w->seam.rt, __ATOMIC_ACQUIRE);
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
 
 	/* First pass, pure: fragment checks and flow keys. */
@@ -291,14 +442,54 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 	if (nk)
 		bl_flow_lookup_burst(w->flows, keys, nk, now, entries);
 
-	/* Second pass, in order: act. */
+	/*
+	 * Second pass, in order: flow updates, and the packets the policy must
+	 * judge (a new flow, a flow judged by an older generation, untracked
+	 * packets, ICMP errors), classified in one bulk call. Entries stay
+	 * valid for the burst: eviction never takes an entry updated in the
+	 * same burst and expiry runs between bursts.
+	 */
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct bl_pkt *p = pkt_of(m);
-		struct bl_flow_entry *e = NULL, **ep = &e;
-		enum bl_flow_outcome fo = BL_FLOW_PASS_UNTRACKED;
+		struct bl_flow_entry *e = NULL;
+		bool quote = p->flags & BL_PKT_HAS_QUOTE;
+
+		qidx[i] = UINT8_MAX;
+		fos[i] = BL_FLOW_PASS_UNTRACKED;
+		ents[i] = NULL;
+		if (plan[i] != PLAN_FLOW)
+			continue;
+		if (kidx[i] != UINT32_MAX) {
+			e = entries[kidx[i]];
+			fos[i] = bl_flow_update(w->flows, &keys[kidx[i]], &e, rte_pktmbuf_pkt_len(m), now);
+			ents[i] = e;
+		}
+		if (fos[i] == BL_FLOW_DROP_MIDSTREAM || fos[i] == BL_FLOW_DROP_FULL)
+			continue;
+		if (fos[i] == BL_FLOW_TRACKED && !quote && e->verdict != BL_FLOW_VERDICT_NONE &&
+		    e->verdict_gen == rt->gen)
+			continue;
+		q[nq] = (struct bl_rt_query){
+			.l3 = &p->l3[0],
+			.vlan = p->nvlan ? p->vlan[0] : BL_RT_NO_VLAN,
+			.inbound = side_of(w, m),
+			/* a flow is judged as its initiator's packet */
+			.swap = fos[i] == BL_FLOW_TRACKED && !quote && bl_flow_dir(e, &keys[kidx[i]]),
+		};
+		qidx[i] = nq++;
+	}
+	if (nq)
+		bl_rt_classify_burst(rt, q, nq, res);
+
+	/* Third pass, in order: act. */
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct bl_pkt *p = pkt_of(m);
+		struct bl_flow_entry *e;
+		enum bl_flow_outcome fo;
 		enum bl_verdict v;
-		unsigned reason, ev_reason;
+		unsigned reason;
 		int r;
 
 		if (plan[i] == PLAN_DONE) {
@@ -340,22 +531,19 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 			}
 			continue;
 		}
-		if (kidx[i] != UINT32_MAX) {
-			e = entries[kidx[i]];
-			fo = bl_flow_update(w->flows, &keys[kidx[i]], ep, rte_pktmbuf_pkt_len(m), now);
-		}
+		fo = fos[i];
+		e = ents[i];
 		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
 			v = BL_VERDICT_DROP;
 			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL : BL_DROP_FLOW_MIDSTREAM;
-			ev_reason = reason;
+			if (w->events)
+				event(w, p, kidx[i] != UINT32_MAX ? BL_EV_FLOW : BL_EV_NOFLOW,
+				      kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, v, reason);
 		} else {
-			v = bl_verdict_decide(&w->seam, p, fo == BL_FLOW_TRACKED ? e : NULL);
-			reason = BL_DROP_VERDICT;
-			ev_reason = fo == BL_FLOW_TRACKED ? BL_REASON_DEFAULT : BL_REASON_UNTRACKED;
+			v = decide(w, rt, m, fo == BL_FLOW_TRACKED ? e : NULL,
+				   qidx[i] != UINT8_MAX ? &res[qidx[i]] : NULL,
+				   kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, now, &reason);
 		}
-		if (w->events)
-			event(w, p, kidx[i] != UINT32_MAX ? BL_EV_FLOW : BL_EV_NOFLOW,
-			      kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, v, ev_reason);
 		if (v == BL_VERDICT_DROP) {
 			drop(w, m, reason);
 		} else {
@@ -469,11 +657,42 @@ static void poll_ports(struct bl_worker *w, uint64_t now)
 	}
 }
 
-/* Housekeeping shared by both phases: expiry, a bounded slice each loop. */
-static void expire(struct bl_worker *w, uint64_t now)
+/*
+ * Expiry pacing. Every slot examined is a cache line, so a busy worker runs
+ * one slice per EXPIRE_PERIOD_US (not per loop) with a flow budget that
+ * sweeps the whole table in EXPIRE_SWEEP_MS: an idle flow is deleted at
+ * most that long after its timeout. The fragment table is small (its slice
+ * of EXPIRE_FRAG_BUDGET sweeps 4096 datagrams in under 10 ms). A loop that
+ * received nothing runs a slice too: the CPU is free then.
+ */
+#define EXPIRE_PERIOD_US   100
+#define EXPIRE_SWEEP_MS    1000
+#define EXPIRE_FRAG_BUDGET 64
+
+struct expiry {
+	uint64_t next;     /* TSC of the next slice on a busy loop */
+	uint64_t period;   /* EXPIRE_PERIOD_US in TSC cycles */
+	unsigned flow_budget;
+};
+
+static void expiry_init(const struct bl_worker *w, struct expiry *x, uint64_t now)
 {
-	bl_flow_expire(w->flows, now, 64);
-	bl_frag_expire(w->frags, now, 16);
+	uint64_t hz = w->tsc_hz ? w->tsc_hz : rte_get_tsc_hz();
+
+	x->period = hz / (1000000 / EXPIRE_PERIOD_US);
+	x->next = now + x->period;
+	x->flow_budget = bl_flow_expire_budget(w->flows,
+					       EXPIRE_SWEEP_MS * 1000 / EXPIRE_PERIOD_US);
+}
+
+/* One expiry slice when due (or when the loop was idle). */
+static void expire(struct bl_worker *w, struct expiry *x, uint64_t now, bool idle)
+{
+	if (!idle && now < x->next)
+		return;
+	x->next = now + x->period;
+	bl_flow_expire(w->flows, now, x->flow_budget);
+	bl_frag_expire(w->frags, now, EXPIRE_FRAG_BUDGET);
 }
 
 /*
@@ -485,14 +704,23 @@ static void expire(struct bl_worker *w, uint64_t now)
 int bl_worker_main(void *arg)
 {
 	struct bl_worker *w = arg;
-	uint64_t now;
+	struct expiry x;
+	uint64_t now, rx;
 
+	expiry_init(w, &x, rte_rdtsc());
+	/* registered by the control side before launch; online: the control
+	 * side's grace periods now wait for this worker */
+	rte_rcu_qsbr_thread_online(w->seam.qsv, w->id);
 	while (!__atomic_load_n(&w->ctl->stop_rx, __ATOMIC_ACQUIRE)) {
 		now = rte_rdtsc();
+		rx = w->stats.rx;
 		poll_ports(w, now);
-		drain_rings(w, now);
+		rx = w->stats.rx - rx + drain_rings(w, now);
 		tx_flush_all(w);
-		expire(w, now);
+		expire(w, &x, now, rx == 0);
+		/* quiescent: no policy object read in this loop is used after
+		 * this point (the call has release semantics) */
+		rte_rcu_qsbr_quiescent(w->seam.qsv, w->id);
 	}
 	/* release: our last handoff enqueues happen before the count */
 	__atomic_fetch_add(&w->ctl->rx_stopped, 1, __ATOMIC_RELEASE);
@@ -501,10 +729,13 @@ int bl_worker_main(void *arg)
 		unsigned got = drain_rings(w, rte_rdtsc());
 
 		tx_flush_all(w);
+		rte_rcu_qsbr_quiescent(w->seam.qsv, w->id);
 		if (all && !got)
 			break;
 		if (!got)
 			rte_pause();
 	}
+	/* offline: grace periods stop waiting for this worker */
+	rte_rcu_qsbr_thread_offline(w->seam.qsv, w->id);
 	return 0;
 }

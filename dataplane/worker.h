@@ -16,7 +16,9 @@
 #include "config.h"
 #include "flow.h"
 #include "frag.h"
+#include "meter.h"
 #include "parse.h"
+#include "reject.h"
 #include "stats.h"
 #include "verdict.h"
 
@@ -24,6 +26,7 @@
 #define BL_TX_BUF      128 /* packets buffered per port before a flush */
 #define BL_TX_RETRIES  8   /* tx_burst attempts for leftovers before tx_full */
 #define BL_MAX_RXQ     8   /* (port, queue) pairs one worker polls */
+#define BL_GEN_BUF     32  /* generated replies buffered per port before a flush */
 
 struct rte_ring;
 struct rte_mbuf;
@@ -51,7 +54,12 @@ struct bl_event {
 	uint8_t l2class;
 	uint16_t reason;        /* BL_REASON_* / drop reason */
 	uint16_t pad;
+	uint32_t gen;           /* policy generation that decided; 0: none */
+	uint32_t rule_slot;     /* counter slot of the deciding rule (0: default); BL_EV_NO_RULE */
+	uint32_t log_slot;      /* slot of the `log` rule met on the way, or BL_EV_NO_RULE */
 };
+
+#define BL_EV_NO_RULE UINT32_MAX
 
 enum bl_event_kind {
 	BL_EV_FLOW = 0,  /* key is a flow key */
@@ -65,6 +73,8 @@ enum bl_event_kind {
 #define BL_REASON_FOLLOW    0xfffd /* later fragment followed its first */
 #define BL_REASON_UNTRACKED 0xfffc /* passed without a flow entry */
 #define BL_REASON_FRAG_TABLE 0xfffb /* dropped by the fragment table */
+#define BL_REASON_RULE      0xfffa /* a policy rule decided */
+#define BL_REASON_QUOTE     0xfff9 /* ICMP error: followed the flow it quotes */
 
 /* Per-worker context, built by the control side before launch. */
 struct bl_worker {
@@ -90,6 +100,12 @@ struct bl_worker {
 	/* worker-private scratch */
 	uint16_t tx_n[2];
 	struct rte_mbuf *tx_buf[2][BL_TX_BUF];
+	/* packets the box generates (reject replies): built, limited and
+	 * counted apart from forwarded ones (rej.stats, not stats.tx) */
+	struct bl_reject rej;
+	uint16_t gen_n[2];
+	struct rte_mbuf *gen_buf[2][BL_GEN_BUF];
+	struct bl_meter_stats meter_stats; /* outcomes of bl_meter_charge() */
 	struct bl_worker_stats stats;
 } __attribute__((aligned(64)));
 
@@ -104,6 +120,15 @@ uint32_t bl_worker_sym_hash(const struct bl_pkt *p);
 
 /* The 40-byte symmetric RSS key (0x6d5a repeated) for NICs with RSS. */
 extern const uint8_t bl_sym_rss_key[40];
+
+/*
+ * The `reject` action for packet `m` (flow entry `e`, NULL when untracked):
+ * build its replies (reject.h) and queue them out of the right ports; they
+ * leave with this loop's TX flush. `m` itself is not consumed: the caller
+ * drops it. Replies count as generated, never as forwarded.
+ */
+void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m,
+		      const struct bl_flow_entry *e, uint64_t now);
 
 /* The lcore entry point: arg is a struct bl_worker. Returns 0. */
 int bl_worker_main(void *arg);
