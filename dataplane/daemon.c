@@ -617,6 +617,8 @@ void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 			continue;
 		s->w[i] = w->stats;
 		s->generated += w->rej.stats.generated;
+		s->rej[i] = w->rej.stats;
+		s->meter[i] = w->meter_stats;
 		if (w->seam.ctr) {
 			struct bl_rule_ctr *ctr = w->seam.ctr;
 

@@ -126,6 +126,35 @@ static json_t *port_json(const struct bl_port_stats *p)
 			 "rx_nombuf", (json_int_t)p->rx_nombuf);
 }
 
+/* The worker's generated replies (reject), with every reason one was not sent. */
+static json_t *reject_json(const struct bl_reject_stats *r)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+			      "generated", (json_int_t)r->generated, "tcp_rst", (json_int_t)r->tcp_rst,
+			      "tcp_rst_peer", (json_int_t)r->tcp_rst_peer,
+			      "icmp4", (json_int_t)r->icmp4, "icmp6", (json_int_t)r->icmp6,
+			      "tx_full", (json_int_t)r->tx_full);
+	json_t *skip = json_object();
+
+	for (unsigned i = 0; i < BL_REJECT_SKIP_MAX; i++)
+		json_object_set_new(skip, bl_reject_skip_name(i), json_integer((json_int_t)r->skip[i]));
+	json_object_set_new(o, "skipped", skip);
+	return o;
+}
+
+/* Rate-limit and quota outcomes of this worker's packets. */
+static json_t *meter_json(const struct bl_meter_stats *m)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "rate_pass", (json_int_t)m->rate_pass, "rate_drop", (json_int_t)m->rate_drop,
+			 "quota_pass", (json_int_t)m->quota_pass, "quota_drop", (json_int_t)m->quota_drop,
+			 "quota_reject", (json_int_t)m->quota_reject,
+			 "quota_then_pass", (json_int_t)m->quota_then_pass,
+			 "quota_then_drop", (json_int_t)m->quota_then_drop,
+			 "table_full", (json_int_t)m->table_full,
+			 "no_subscriber", (json_int_t)m->no_subscriber);
+}
+
 static json_t *worker_json(const struct bl_stats_snapshot *s, unsigned w)
 {
 	const struct bl_worker_stats *ws = &s->w[w];
@@ -158,6 +187,8 @@ static json_t *worker_json(const struct bl_stats_snapshot *s, unsigned w)
 				    json_pack("{s:I, s:I}", "cycles", (json_int_t)ws->stage_cycles[i],
 					      "packets", (json_int_t)ws->stage_pkts[i]));
 	json_object_set_new(o, "stages", st);
+	json_object_set_new(o, "replies", reject_json(&s->rej[w]));
+	json_object_set_new(o, "meters", meter_json(&s->meter[w]));
 	return o;
 }
 

@@ -14,7 +14,9 @@
 #include "config.h"
 #include "flow.h"
 #include "frag.h"
+#include "meter.h"
 #include "parse.h"
+#include "reject.h"
 
 /*
  * Why a worker dropped a packet. The first BL_PARSE_OUTCOME_MAX entries are
@@ -93,6 +95,8 @@ struct bl_stats_snapshot {
 	struct bl_frag_counters frag[BL_CONFIG_MAX_WORKERS];
 	uint32_t flows_live[BL_CONFIG_MAX_WORKERS];
 	uint32_t frag_held[BL_CONFIG_MAX_WORKERS];
+	struct bl_reject_stats rej[BL_CONFIG_MAX_WORKERS];  /* generated replies */
+	struct bl_meter_stats meter[BL_CONFIG_MAX_WORKERS]; /* rate-limit and quota outcomes */
 	struct bl_port_stats port[2];
 	uint64_t in_rings;      /* packets sitting in handoff rings */
 	uint64_t generated;     /* packets the box made itself (none yet) */

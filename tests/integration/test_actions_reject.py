@@ -134,4 +134,7 @@ with Workdir("actions-reject-limit") as wd:
     c.eq("limiter: nothing passes", out_tx, [])
     if st:
         c.eq("limiter: generated", st["totals"].get("generated"), 3)
+        rep = st["workers"][0]["replies"]
+        c.eq("limiter: replies per kind and the 7 held back by the limiter",
+             (rep["icmp4"], rep["skipped"]["rate"]), (3, 7))
 c.done()
