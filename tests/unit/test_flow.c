@@ -406,6 +406,35 @@ Test(flow, idle_expiry_per_class)
 }
 
 /* Fill a table of 8 with established TCP flows last seen at `now`. */
+/* The worker sizes each expiry slice with bl_flow_expire_budget(t, calls) so
+ * that `calls` slices sweep the whole table: every idle flow goes within one
+ * sweep, whatever slot it sits in, and no slice does more than the budget. */
+Test(flow, expire_budget_sweeps_table_in_calls)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_entry *e;
+	const unsigned calls = 7;
+	unsigned budget = bl_flow_expire_budget(t, calls), n = 0;
+
+	cr_assert_eq(bl_flow_expire_budget(t, 0), bl_flow_expire_budget(t, 1));
+	cr_assert_gt(budget, 0);
+	for (unsigned i = 0; i < 40; i++) {
+		struct bl_pkt p = pkt4(UDP, 1, (uint16_t)(5000 + i), 2, 53, 0);
+
+		step(t, &p, 0, &e);
+	}
+	cr_assert_eq(bl_flow_count(t), 40);
+	for (unsigned i = 0; i < calls; i++) {
+		unsigned d = bl_flow_expire(t, SEC(1000), budget);
+
+		cr_assert_leq(d, budget);
+		n += d;
+	}
+	cr_assert_eq(n, 40, "one sweep of %u slices of %u expired %u of 40", calls, budget, n);
+	cr_assert_eq(bl_flow_count(t), 0);
+	bl_flow_free(t);
+}
+
 static void fill(struct bl_flow_table *t, uint64_t now)
 {
 	struct bl_flow_entry *e;
