@@ -45,10 +45,19 @@ void bl_config_defaults(struct bl_config *c)
 	c->frag.timeout = 30;
 	snprintf(c->control_socket, sizeof(c->control_socket), "/run/brightline/control.sock");
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", BL_CONFIG_STATE_DIR);
+	snprintf(c->control.group, sizeof(c->control.group), "brightline");
+	c->control.max_line = 1u << 20;
+	c->control.max_upload = 256u << 20;
+	c->control.max_clients = 64;
+	c->control.idle_timeout = 60;
+	c->control.history = 5;
 	c->meters.max_slots = 65536;
 	c->meters.snapshot_s = 60;
 	c->reject.rate = 1000;
 	c->reject.burst = 100;
+	snprintf(c->event_log.path, sizeof(c->event_log.path), "%s", BL_CONFIG_EVENT_LOG);
+	c->event_log.rate = 100;
+	c->event_log.burst = 100;
 }
 
 int bl_config_add_eal(struct bl_config *c, const char *arg)
@@ -471,6 +480,41 @@ static int load_meters(struct loader *l, struct bl_config *c, yaml_node_t *map)
 	return 0;
 }
 
+/* control: {group, max_line, max_upload, max_clients, idle_timeout, history} */
+static int load_control(struct loader *l, struct bl_config *c, yaml_node_t *map)
+{
+	int rc = want(l, map, YAML_MAPPING_NODE, "control");
+
+	if (rc)
+		return rc;
+	for_each_pair(l, map, p) {
+		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
+		const char *key;
+
+		if ((rc = want(l, k, YAML_SCALAR_NODE, "control key")))
+			return rc;
+		key = scalar(k);
+		if (!strcmp(key, "group"))
+			rc = get_string(l, v, key, c->control.group, sizeof(c->control.group));
+		else if (!strcmp(key, "max_line"))
+			rc = get_uint(l, v, key, 128u << 10, 1u << 30, &c->control.max_line);
+		else if (!strcmp(key, "max_upload"))
+			rc = get_uint(l, v, key, 1u << 20, 4095u << 20, &c->control.max_upload);
+		else if (!strcmp(key, "max_clients"))
+			rc = get_uint(l, v, key, 1, 4096, &c->control.max_clients);
+		else if (!strcmp(key, "idle_timeout"))
+			rc = get_uint(l, v, key, 1, 86400, &c->control.idle_timeout);
+		else if (!strcmp(key, "history"))
+			rc = get_uint(l, v, key, 1, 64, &c->control.history);
+		else
+			rc = fail(l, k, "unknown key \"control.%s\" (expected group, max_line, "
+				  "max_upload, max_clients, idle_timeout, history)", key);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /* reject: {rate, burst}: generated replies per second and burst, per worker */
 static int load_reject(struct loader *l, struct bl_config *c, yaml_node_t *map)
 {
@@ -491,6 +535,45 @@ static int load_reject(struct loader *l, struct bl_config *c, yaml_node_t *map)
 			rc = get_uint(l, v, key, 1, 1000000, &c->reject.burst);
 		else
 			rc = fail(l, k, "unknown key \"reject.%s\" (expected rate, burst)", key);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* event_log: PATH | off | {path, rate, burst} */
+static int load_event_log(struct loader *l, struct bl_config *c, yaml_node_t *v)
+{
+	int rc;
+
+	if (v->type == YAML_SCALAR_NODE) {
+		if (is_false(scalar(v))) {
+			c->event_log.path[0] = 0;
+			return 0;
+		}
+		return get_string(l, v, "event_log", c->event_log.path, sizeof(c->event_log.path));
+	}
+	if ((rc = want(l, v, YAML_MAPPING_NODE, "event_log")))
+		return rc;
+	for_each_pair(l, v, p) {
+		yaml_node_t *k = KEY(l, p), *val = VAL(l, p);
+		const char *key;
+
+		if ((rc = want(l, k, YAML_SCALAR_NODE, "event_log key")))
+			return rc;
+		key = scalar(k);
+		if (!strcmp(key, "path")) {
+			if (val->type == YAML_SCALAR_NODE && is_false(scalar(val)))
+				c->event_log.path[0] = 0;
+			else
+				rc = get_string(l, val, key, c->event_log.path, sizeof(c->event_log.path));
+		} else if (!strcmp(key, "rate")) {
+			rc = get_uint(l, val, key, 0, 10000000, &c->event_log.rate);
+		} else if (!strcmp(key, "burst")) {
+			rc = get_uint(l, val, key, 1, 10000000, &c->event_log.burst);
+		} else {
+			rc = fail(l, k, "unknown key \"event_log.%s\" (expected path, rate, burst)", key);
+		}
 		if (rc)
 			return rc;
 	}
@@ -567,10 +650,14 @@ static int load_root(struct loader *l, struct bl_config *c, yaml_node_t *root)
 			rc = get_string(l, val, key, c->policy, sizeof(c->policy));
 		else if (!strcmp(key, "state_dir"))
 			rc = get_string(l, val, key, c->state_dir, sizeof(c->state_dir));
+		else if (!strcmp(key, "control"))
+			rc = load_control(l, c, val);
 		else if (!strcmp(key, "meters"))
 			rc = load_meters(l, c, val);
 		else if (!strcmp(key, "reject"))
 			rc = load_reject(l, c, val);
+		else if (!strcmp(key, "event_log"))
+			rc = load_event_log(l, c, val);
 		else
 			rc = fail(l, k, "unknown key \"%s\"", key);
 		if (rc)

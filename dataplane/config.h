@@ -18,6 +18,7 @@
 #define BL_CONFIG_MAX_WORKERS  32
 #define BL_CONFIG_DEV_LEN      1024
 #define BL_CONFIG_STATE_DIR    "/var/lib/brightline"
+#define BL_CONFIG_EVENT_LOG    "/var/log/brightline/eve.json"
 
 /* Frame classes with a configurable default (see enum bl_l2class). */
 enum bl_nonip {
@@ -66,6 +67,14 @@ struct bl_config {
 	bool nonip_drop[BL_NONIP_MAX]; /* false: pass (the default) */
 	bool default_ip_drop;       /* verdict seam default for IP: pass|drop */
 	char control_socket[108];
+	struct {
+		char group[64];         /* allowed besides root and our uid */
+		uint32_t max_line;      /* request line, bytes */
+		uint32_t max_upload;    /* one upload and all uploads, bytes */
+		uint32_t max_clients;
+		uint32_t idle_timeout;  /* s without a request */
+		uint32_t history;       /* previous policies kept for rollback */
+	} control;
 	char policy[PATH_MAX];
 	char state_dir[PATH_MAX - 64]; /* quota usage survives restarts here ("" = not kept) */
 	struct {
@@ -76,6 +85,11 @@ struct bl_config {
 		uint32_t rate;          /* reject replies per second, per worker */
 		uint32_t burst;
 	} reject;
+	struct {
+		char path[PATH_MAX];    /* EVE JSON lines ("" = off), reopened on SIGHUP */
+		uint32_t rate;          /* lines per second per rule (0 = no limit) */
+		uint32_t burst;
+	} event_log;
 };
 
 /* Fill `c` with the built-in defaults. */

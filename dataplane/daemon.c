@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -27,7 +30,11 @@
 #include <rte_ring_elem.h>
 
 #include "cmd.h"
+#include "ctl_server.h"
 #include "daemon.h"
+#include "proto.h"
+#include "eventlog.h"
+#include "telemetry.h"
 #include "verdicts.h"
 
 #define BL_HANDOFF_RING 1024   /* packets per (src, dst) handoff ring */
@@ -350,7 +357,8 @@ static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, 
 		snprintf(err, errlen, "worker %u: cannot create a fragment table: %s", i, strerror(errno));
 		return -ENOMEM;
 	}
-	if (d->opts.events) {
+	w->events_all = d->opts.events;
+	if (d->opts.events || d->opts.eve) {
 		snprintf(name, sizeof(name), "bl_ev_%u", i);
 		w->events = rte_ring_create_elem(name, sizeof(struct bl_event), BL_EVENT_RING, socket,
 						 RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -402,11 +410,19 @@ static void meter_put(void *m)
 	bl_meter_rule_free(m);
 }
 
+void bl_daemon_meter_ops(struct bl_daemon *d, struct bl_rt_meter_ops *ops)
+{
+	*ops = (struct bl_rt_meter_ops){ meter_get, meter_put, d->meters };
+}
+
 /*
  * Compile the policy named by the configuration (`policy:` / --policy) or,
  * without one, an object whose default is `default_ip`, and publish it.
  * A policy that fails to load or compile stops start-up: its messages
  * (file:line:column) are printed here, one line each.
+ * With the control server, the last policy loaded through blctl (kept in
+ * the state dir) wins over the configuration's `policy:`, and an explicit
+ * --policy wins over both.
  */
 static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
 {
@@ -415,6 +431,16 @@ static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
 	struct bl_rt *rt;
 	char sum[512];
 
+	if (d->opts.control) {
+		d->ctl_pol = bl_ctl_policy_create(d, d->opts.keep_state ? c->state_dir : NULL,
+						  c->control.history);
+		if (!d->ctl_pol) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		if (!d->opts.policy_forced && bl_ctl_policy_restore(d->ctl_pol) == 1)
+			return 0;
+	}
 	if (c->policy[0]) {
 		rt = bl_rt_load_file(c->policy, d->pub.next_gen, d->pub.slots, d->meters ? &ops : NULL,
 				     stderr);
@@ -424,6 +450,11 @@ static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
 		}
 		bl_rt_summary(rt, sum, sizeof(sum));
 		fprintf(stderr, "brightline: policy %s: %s\n", c->policy, sum);
+		d->pub.next_gen++;
+		bl_rt_publish(&d->pub, rt);
+		if (d->ctl_pol) /* its text, for policy show/diff and list changes */
+			bl_ctl_policy_note_file(d->ctl_pol, c->policy);
+		return 0;
 	} else {
 		rt = bl_rt_build(NULL, NULL, c->default_ip_drop ? BL_RT_DROP : BL_RT_ALLOW,
 				 d->pub.next_gen, d->pub.slots, NULL, NULL);
@@ -460,6 +491,28 @@ static int make_rings(struct bl_daemon *d, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The EVE log of opts.eve. A file that cannot be opened is a warning, not
+ * a failed start: the box filters without its event log (counters stay).
+ */
+static void make_eventlog(struct bl_daemon *d)
+{
+	struct bl_eventlog_config ec = {
+		.path = d->opts.eve,
+		.rate = d->cfg->event_log.rate,
+		.burst = d->cfg->event_log.burst,
+		.tsc_hz = rte_get_tsc_hz(),
+		.slots = d->pub.slots,
+	};
+
+	if (!d->opts.eve)
+		return;
+	d->eve = bl_eventlog_create(&ec);
+	if (!d->eve)
+		fprintf(stderr, "brightline: warning: event log %s: %s; no events will be written\n",
+			d->opts.eve, strerror(errno));
+}
+
 int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 		   const struct bl_daemon_opts *opts, char *err, size_t errlen)
 {
@@ -470,6 +523,14 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 	memset(d, 0, sizeof(*d));
 	d->cfg = cfg;
 	d->opts = *opts;
+	{
+		struct timespec t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		d->started = t.tv_sec;
+	}
+	pthread_mutex_init(&d->obs_lock, NULL);
+	d->obs_lock_up = true;
 	if (!cfg->inside[0] || !cfg->outside[0]) {
 		snprintf(err, errlen, "both ports must be named (ports: {inside: DEV, outside: DEV} "
 			 "or --inside/--outside)");
@@ -515,6 +576,10 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 			return -ENOMEM;
 		}
 	}
+	make_eventlog(d);
+	/* counters as DPDK telemetry commands, and the capture hook of dpdk-dumpcap */
+	if ((rc = bl_telemetry_init(d)))
+		fprintf(stderr, "brightline: warning: telemetry or capture hook: %s\n", strerror(-rc));
 	return 0;
 }
 
@@ -527,6 +592,87 @@ static int worker_entry(void *arg)
 	bl_worker_main(w);
 	__atomic_fetch_add(&d->done, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/*
+ * Move events from every worker's ring to the verdict collector and the
+ * EVE log; the rings' one consumer (the EVE thread, or the main lcore).
+ * A bounded number of batches per ring per call. Returns the events moved.
+ */
+static unsigned drain_events(struct bl_daemon *d)
+{
+	struct bl_event ev[64];
+	unsigned total = 0;
+
+	if (!d->verdicts && !d->eve)
+		return 0;
+	if (d->eve && __atomic_exchange_n(&d->eve_reopen, 0, __ATOMIC_ACQ_REL)) {
+		int rc = bl_eventlog_reopen(d->eve);
+
+		if (rc)
+			fprintf(stderr, "brightline: warning: cannot reopen the event log %s: %s\n",
+				d->opts.eve, strerror(-rc));
+	}
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		unsigned n;
+
+		if (!d->w[i] || !d->w[i]->events)
+			continue;
+		for (unsigned b = 0; b < 256 && (n = rte_ring_sc_dequeue_burst_elem(
+				d->w[i]->events, ev, sizeof(ev[0]), 64, NULL)); b++) {
+			total += n;
+			for (unsigned k = 0; k < n; k++) {
+				if (d->verdicts)
+					bl_verdicts_add(d->verdicts, &ev[k]);
+				if (d->eve && (ev[k].flags & BL_EV_F_DECISION))
+					bl_eventlog_add(d->eve, &ev[k]);
+			}
+		}
+	}
+	if (total && d->eve)
+		bl_eventlog_flush(d->eve);
+	return total;
+}
+
+/* The EVE writer thread: drain the event rings until told to stop. */
+static void *eve_main(void *arg)
+{
+	struct bl_daemon *d = arg;
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+
+	while (!__atomic_load_n(&d->eve_stop, __ATOMIC_ACQUIRE))
+		if (!drain_events(d))
+			nanosleep(&pause, NULL);
+	return NULL;
+}
+
+/* Start the EVE writer on the main lcore's CPUs (never a worker's). */
+static int eve_thread_start(struct bl_daemon *d)
+{
+	rte_cpuset_t cpus = rte_lcore_cpuset(rte_get_main_lcore());
+	int rc = pthread_create(&d->eve_thread, NULL, eve_main, d);
+
+	if (rc)
+		return -rc;
+	pthread_setaffinity_np(d->eve_thread, sizeof(cpus), &cpus);
+	pthread_setname_np(d->eve_thread, "bl-eventlog");
+	d->eve_thread_up = true;
+	return 0;
+}
+
+/* Stop the EVE writer; the main lcore consumes the rings from now on. */
+static void eve_thread_stop(struct bl_daemon *d)
+{
+	if (!d->eve_thread_up)
+		return;
+	__atomic_store_n(&d->eve_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(d->eve_thread, NULL);
+	d->eve_thread_up = false;
+}
+
+void bl_daemon_reopen_logs(struct bl_daemon *d)
+{
+	__atomic_store_n(&d->eve_reopen, 1, __ATOMIC_RELEASE);
 }
 
 int bl_daemon_launch(struct bl_daemon *d)
@@ -543,6 +689,9 @@ int bl_daemon_launch(struct bl_daemon *d)
 		}
 	}
 	d->launched = true;
+	if (d->eve && d->opts.eve_thread && eve_thread_start(d))
+		fprintf(stderr, "brightline: warning: cannot start the event log thread; "
+			"the main lcore writes events\n");
 	/* calendar boundaries each second, quota usage saved periodically */
 	if (d->meters && bl_meters_thread_start(d->meters, d->cfg->meters.snapshot_s))
 		fprintf(stderr, "brightline: warning: cannot start the meter thread\n");
@@ -551,17 +700,9 @@ int bl_daemon_launch(struct bl_daemon *d)
 
 void bl_daemon_poll(struct bl_daemon *d)
 {
-	struct bl_event ev[64];
-
-	if (!d->verdicts)
-		return;
-	for (unsigned i = 0; i < d->n_workers; i++) {
-		unsigned n;
-
-		while ((n = rte_ring_sc_dequeue_burst_elem(d->w[i]->events, ev, sizeof(ev[0]), 64, NULL)))
-			for (unsigned k = 0; k < n; k++)
-				bl_verdicts_add(d->verdicts, &ev[k]);
-	}
+	/* the rings have one consumer: the EVE thread while it runs */
+	if (!d->eve_thread_up)
+		drain_events(d);
 }
 
 uint64_t bl_daemon_rx_seen(const struct bl_daemon *d)
@@ -592,6 +733,7 @@ void bl_daemon_stop(struct bl_daemon *d)
 		nanosleep(&ms, NULL);
 	}
 	rte_eal_mp_wait_lcore();
+	eve_thread_stop(d);
 	bl_daemon_poll(d);
 	d->launched = false;
 	bl_meters_thread_stop(d->meters); /* and the final save, workers stopped */
@@ -610,6 +752,14 @@ void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 				 bl_rt_slot_name(d->pub.slots, k));
 	}
 	s->policy_gen = d->pub.cur ? d->pub.cur->gen : 0;
+	if (d->eve) {
+		struct bl_eventlog_stats es;
+
+		bl_eventlog_stats(d->eve, &es);
+		s->events_written = es.written;
+		s->events_suppressed = es.suppressed;
+		s->event_write_errors = es.write_errors;
+	}
 	for (unsigned i = 0; i < d->n_workers; i++) {
 		const struct bl_worker *w = d->w[i];
 
@@ -646,7 +796,12 @@ void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 
 void bl_daemon_fini(struct bl_daemon *d)
 {
+	/* telemetry commands stop seeing this daemon before anything goes */
+	bl_telemetry_fini(d);
 	bl_daemon_stop(d);
+	eve_thread_stop(d); /* launched but never stopped */
+	bl_eventlog_free(d->eve);
+	d->eve = NULL;
 	for (unsigned p = 0; p < 2; p++)
 		bl_port_close(&d->port[p]);
 	for (unsigned i = 0; i < BL_CONFIG_MAX_WORKERS; i++) {
@@ -669,6 +824,10 @@ void bl_daemon_fini(struct bl_daemon *d)
 			rte_ring_free(d->ring[a][b]);
 			d->ring[a][b] = NULL;
 		}
+	bl_ctl_free(d->ctl_srv);
+	d->ctl_srv = NULL;
+	bl_ctl_policy_free(d->ctl_pol);
+	d->ctl_pol = NULL;
 	/* workers stopped: the policy (its meters first) can go */
 	bl_rt_pub_fini(&d->pub);
 	bl_meters_free(d->meters);
@@ -680,15 +839,23 @@ void bl_daemon_fini(struct bl_daemon *d)
 	if (d->eal_up)
 		rte_eal_cleanup();
 	d->eal_up = false;
+	if (d->obs_lock_up)
+		pthread_mutex_destroy(&d->obs_lock);
+	d->obs_lock_up = false;
 }
 
 /* ---- brightline run ---- */
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, hup_signal;
 
 static void on_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+	hup_signal = sig;
 }
 
 static void run_usage(FILE *f)
@@ -698,7 +865,9 @@ static void run_usage(FILE *f)
 		"                      [--workers N] [--mtu N] [--mempool N] [--default-ip pass|drop]\n"
 		"                      [--policy FILE]\n"
 		"                      [--duration SECONDS] [--stats-json FILE] [--verdicts FILE]\n"
-		"                      [--stage-timing] [-- EAL-ARGS...]\n");
+		"                      [--eve FILE] [--stage-timing]\n"
+		"                      [--control-socket PATH] [--state-dir DIR] [--no-control]\n"
+		"                      [-- EAL-ARGS...]\n");
 }
 
 /* Flags shared by run and replay; returns 1 if `opt` was one of them. */
@@ -776,6 +945,58 @@ int bl_cmd_load_config(struct bl_config *c, int argc, char **argv, bool required
 	return rc;
 }
 
+/*
+ * Tell systemd (Type=notify) how the box is: one datagram on $NOTIFY_SOCKET,
+ * what sd_notify(3) sends, without linking libsystemd. Nothing when the
+ * variable is absent (not started by systemd).
+ */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n = path ? strlen(path) : 0;
+	int fd;
+
+	if (n < 2 || (path[0] != '/' && path[0] != '@') || n >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0; /* abstract socket */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   offsetof(struct sockaddr_un, sun_path) + n) < 0)
+		fprintf(stderr, "brightline: warning: cannot notify systemd: %s\n", strerror(errno));
+	close(fd);
+}
+
+/* The control server of `run`, serving once the workers run. 0 or -errno (printed). */
+static int start_control(struct bl_daemon *d, const struct bl_config *c)
+{
+	struct bl_ctl_config cc = {
+		.socket = c->control_socket, .group = c->control.group,
+		.max_line = c->control.max_line, .max_upload = c->control.max_upload,
+		.max_clients = c->control.max_clients, .idle_timeout_s = c->control.idle_timeout,
+		.line_timeout_s = BL_PROTO_LINE_TIMEOUT,
+	};
+	char err[512];
+	int rc;
+
+	d->ctl_srv = bl_ctl_create(d, &cc, err, sizeof(err));
+	if (!d->ctl_srv) {
+		fprintf(stderr, "brightline: %s (or run with --no-control)\n", err);
+		return -errno;
+	}
+	if ((rc = bl_ctl_cmds_register(d->ctl_srv)) || (rc = bl_ctl_policy_register(d->ctl_srv, d->ctl_pol)) ||
+	    (rc = bl_ctl_start(d->ctl_srv))) {
+		fprintf(stderr, "brightline: cannot start the control server: %s\n", strerror(-rc));
+		return rc;
+	}
+	fprintf(stderr, "brightline: control socket %s\n", c->control_socket);
+	return 0;
+}
+
 int bl_cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -791,7 +1012,11 @@ int bl_cmd_run(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "verdicts", required_argument, NULL, 'V' },
+		{ "eve", required_argument, NULL, 'E' },
 		{ "stage-timing", no_argument, NULL, 'T' },
+		{ "control-socket", required_argument, NULL, 'S' },
+		{ "state-dir", required_argument, NULL, 'A' },
+		{ "no-control", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -801,6 +1026,7 @@ int bl_cmd_run(int argc, char **argv)
 	struct bl_stats_snapshot snap;
 	struct bl_stats_totals tot;
 	const char *stats_json = NULL, *verdicts = NULL;
+	bool no_control = false;
 	double duration = 0;
 	char err[1024];
 	struct timespec t0, now, tick = { 0, 10 * 1000 * 1000 };
@@ -834,8 +1060,25 @@ int bl_cmd_run(int argc, char **argv)
 		case 'V':
 			verdicts = optarg;
 			break;
+		case 'E':
+			snprintf(cfg.event_log.path, sizeof(cfg.event_log.path), "%s", optarg);
+			break;
 		case 'T':
 			opts.stage_timing = true;
+			break;
+		case 'S':
+		case 'A':
+			if (strlen(optarg) >= (opt == 'S' ? sizeof(cfg.control_socket) : sizeof(cfg.state_dir))) {
+				fprintf(stderr, "brightline run: %s: path too long\n", optarg);
+				goto out_cfg;
+			}
+			if (opt == 'S')
+				snprintf(cfg.control_socket, sizeof(cfg.control_socket), "%s", optarg);
+			else
+				snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", optarg);
+			break;
+		case 'N':
+			no_control = true;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -854,6 +1097,11 @@ int bl_cmd_run(int argc, char **argv)
 		}
 	opts.events = verdicts != NULL;
 	opts.keep_state = true;
+	opts.control = !no_control;
+	for (int i = 1; i < optind; i++) /* an explicit --policy wins over the state dir */
+		opts.policy_forced |= !strcmp(argv[i], "--policy") || !strncmp(argv[i], "--policy=", 9);
+	opts.eve = cfg.event_log.path[0] ? cfg.event_log.path : NULL;
+	opts.eve_thread = true;
 	rc = bl_daemon_init(&d, &cfg, &opts, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "brightline: %s\n", err);
@@ -861,20 +1109,37 @@ int bl_cmd_run(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_hup); /* logrotate: reopen the event log */
 	if (bl_daemon_launch(&d)) {
 		fprintf(stderr, "brightline: cannot launch the workers\n");
 		goto out_daemon;
 	}
+	/* without its control server the box still runs (and says so) */
+	if (opts.control && start_control(&d, &cfg)) {
+		bl_ctl_free(d.ctl_srv);
+		d.ctl_srv = NULL;
+		fprintf(stderr, "brightline: warning: running without a control server\n");
+	}
 	fprintf(stderr, "brightline: running, %u worker(s), %s distribution, file prefix %s\n",
 		d.n_workers, d.w[0]->sw_dist ? "software" : "RSS", cfg.file_prefix);
+	/* ready: ports up, workers forwarding, the policy published (init) */
+	notify_systemd("READY=1\nSTATUS=forwarding");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!stop_signal) {
 		nanosleep(&tick, NULL);
+		if (hup_signal) {
+			hup_signal = 0;
+			bl_daemon_reopen_logs(&d);
+		}
 		bl_daemon_poll(&d);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (duration > 0 && (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
 			break;
 	}
+	notify_systemd("STOPPING=1");
+	/* no policy change once the workers stop */
+	bl_ctl_free(d.ctl_srv);
+	d.ctl_srv = NULL;
 	bl_daemon_stop(&d);
 	bl_daemon_snapshot(&d, &snap);
 	bl_stats_print(&snap, stdout);

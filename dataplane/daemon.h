@@ -7,8 +7,10 @@
 #ifndef BL_DAEMON_H
 #define BL_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <rte_spinlock.h>
 
@@ -21,6 +23,9 @@
 struct rte_mempool;
 struct rte_ring;
 struct bl_verdicts;
+struct bl_eventlog;
+struct bl_ctl;
+struct bl_ctl_policy;
 
 /* Options that are not configuration: how this process runs the box. */
 struct bl_daemon_opts {
@@ -28,6 +33,10 @@ struct bl_daemon_opts {
 	bool events;           /* collect verdict events (--verdicts) */
 	bool events_lossless;  /* workers wait for room in the event ring (replay) */
 	bool keep_state;       /* quota usage loaded from / saved to cfg->state_dir (run) */
+	bool control;          /* serve the control socket, keep blctl's policies (run) */
+	bool policy_forced;    /* --policy given: it wins over the state dir's last policy */
+	const char *eve;       /* EVE log file (eventlog.h), or NULL: none */
+	bool eve_thread;       /* a writer thread drains the event rings (run); else bl_daemon_poll */
 };
 
 struct bl_daemon {
@@ -47,6 +56,20 @@ struct bl_daemon {
 	struct bl_verdicts *verdicts;    /* with opts.events */
 	struct bl_meters *meters;        /* rate-limit/quota state shared by the workers */
 	struct bl_rt_pub pub;            /* the published policy, its RCU, rule slots */
+	/* Held by the control thread while it changes `pub` (builds that add
+	 * slot names, publish + free), and by control-side readers on other
+	 * threads (DPDK telemetry) around bl_daemon_snapshot. Never by workers. */
+	pthread_mutex_t obs_lock;
+	bool obs_lock_up;
+	struct bl_eventlog *eve;         /* with opts.eve */
+	pthread_t eve_thread;            /* with opts.eve_thread: drains the event rings */
+	bool eve_thread_up;
+	uint32_t eve_stop;               /* main -> writer thread: drain once more and return */
+	uint32_t eve_reopen;             /* reopen the EVE file (SIGHUP), read by its consumer */
+	bool telemetry_up;               /* telemetry commands point at this daemon, pdump on */
+	struct bl_ctl *ctl_srv;          /* the control server (ctl_server.h), with opts.control */
+	struct bl_ctl_policy *ctl_pol;   /* what blctl loaded, its history (ctl_policy.c) */
+	time_t started;                  /* CLOCK_MONOTONIC seconds at init (status uptime) */
 };
 
 /*
@@ -60,14 +83,24 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 /* Start the workers on their lcores. */
 int bl_daemon_launch(struct bl_daemon *d);
 
-/* Main-lcore chores while running: move verdict events to the collector. */
+/*
+ * Main-lcore chores while running: move events from the workers' rings to
+ * the verdict collector and the EVE log (unless the EVE writer thread
+ * does it).
+ */
 void bl_daemon_poll(struct bl_daemon *d);
+
+/* Ask the EVE log's consumer to reopen its file (after logrotate); async-signal-safe. */
+void bl_daemon_reopen_logs(struct bl_daemon *d);
 
 /* Packets received so far by all workers, plus those the ports lost on RX. */
 uint64_t bl_daemon_rx_seen(const struct bl_daemon *d);
 
 /* Stop polling, drain every ring, wait for the workers. */
 void bl_daemon_stop(struct bl_daemon *d);
+
+/* The meter hooks of a policy build (rate-limit and quota rules). */
+void bl_daemon_meter_ops(struct bl_daemon *d, struct bl_rt_meter_ops *ops);
 
 /* Gather the counters (exact once stopped). */
 void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s);

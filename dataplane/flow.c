@@ -729,3 +729,40 @@ int bl_flow_full_policy_parse(const char *s)
 {
 	return name_index(full_names, RTE_DIM(full_names), s);
 }
+
+/* Control-thread read of a live table (flow.h); see there for why it is safe. */
+int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor,
+		 struct bl_flow_key *k, struct bl_flow_entry *e,
+		 uint64_t *skipped)
+{
+	for (uint32_t pos = *cursor; pos < t->nslots; pos++) {
+		const volatile struct bl_flow_entry *ve = &t->entries[pos];
+
+		if (!ve->in_use)
+			continue;
+		/* a few tries: a busy flow changes between two copies */
+		for (unsigned attempt = 0; attempt < 4; attempt++) {
+			struct bl_flow_entry again;
+			void *key;
+
+			memcpy(e, (const void *)ve, sizeof(*e));
+			if (!e->in_use ||
+			    rte_hash_get_key_with_position(t->h, (int32_t)pos, &key))
+				continue;
+			memcpy(k, key, BL_FLOW_KEY_LEN);
+			/* the key and the first copy are read before the second copy */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			memcpy(&again, (const void *)ve, sizeof(again));
+			if (memcmp(&again, e, sizeof(again)) ||
+			    key_crc(k, BL_FLOW_KEY_LEN, HASH_SEED) != e->hash)
+				continue;
+			k->hash = e->hash;
+			k->side = e->init_side;
+			*cursor = pos + 1;
+			return 0;
+		}
+		(*skipped)++;
+	}
+	*cursor = t->nslots;
+	return -ENOENT;
+}

@@ -282,6 +282,19 @@ static inline void bl_flow_verdict_set(struct bl_flow_entry *e,
 	e->rule_id = rule_id;
 }
 
+/*
+ * For the control thread while the worker runs (blctl flows): copy the next
+ * live flow at or after slot *cursor into *k and *e, and set *cursor past
+ * it. Reads only, never writes: the entry array and rte_hash's key store
+ * are fixed for the table's life, so a racing worker can at worst make a
+ * copy inconsistent; two copies must agree and the key must hash to the
+ * entry's hash, else the slot is skipped and counted in *skipped.
+ * Returns 0, or -ENOENT past the last slot.
+ */
+int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor,
+		 struct bl_flow_key *k, struct bl_flow_entry *e,
+		 uint64_t *skipped);
+
 /* Short stable names, and parsers for the config strings. */
 const char *bl_flow_state_name(enum bl_flow_state s);
 const char *bl_flow_outcome_name(enum bl_flow_outcome o);

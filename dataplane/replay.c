@@ -76,7 +76,7 @@ static void usage(FILE *f)
 		"usage: brightline replay [--out OUT.pcap] [--verdicts V.jsonl] [--workers N]\n"
 		"                         [--config F] [--file-prefix P] [--default-ip pass|drop]\n"
 		"                         [--policy FILE]\n"
-		"                         [--stats-json FILE] [--stage-timing] FILE\n");
+		"                         [--stats-json FILE] [--eve FILE] [--stage-timing] FILE\n");
 }
 
 /*
@@ -111,6 +111,7 @@ int bl_cmd_replay(int argc, char **argv)
 		{ "out", required_argument, NULL, 'O' },
 		{ "verdicts", required_argument, NULL, 'V' },
 		{ "stats-json", required_argument, NULL, 'j' },
+		{ "eve", required_argument, NULL, 'E' },
 		{ "stage-timing", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -157,6 +158,11 @@ int bl_cmd_replay(int argc, char **argv)
 			break;
 		case 'j':
 			stats_json = optarg;
+			break;
+		case 'E':
+			/* the EVE log of the replayed decisions; written by this
+			 * thread, after the verdict collector, as events arrive */
+			opts.eve = optarg;
 			break;
 		case 'T':
 			opts.stage_timing = true;

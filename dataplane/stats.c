@@ -81,6 +81,16 @@ void bl_stats_totals(const struct bl_stats_snapshot *s, struct bl_stats_totals *
 	t->balanced = t->rx == t->tx + t->dropped + t->held + t->in_rings;
 }
 
+/* Events the workers lost to a full ring (EVE records or verdict events). */
+static uint64_t events_lost(const struct bl_stats_snapshot *s)
+{
+	uint64_t n = 0;
+
+	for (unsigned w = 0; w < s->n_workers; w++)
+		n += s->w[w].events_lost;
+	return n;
+}
+
 void bl_stats_print(const struct bl_stats_snapshot *s, FILE *f)
 {
 	struct bl_stats_totals t;
@@ -112,6 +122,9 @@ void bl_stats_print(const struct bl_stats_snapshot *s, FILE *f)
 		fprintf(f, "rule %-24s packets %lu bytes %lu\n", s->rules[i].name,
 			s->rules[i].packets, s->rules[i].bytes);
 	fprintf(f, "generated %lu\n", s->generated);
+	if (s->events_written || s->events_suppressed || s->event_write_errors || events_lost(s))
+		fprintf(f, "events written %lu suppressed %lu lost %lu write_errors %lu\n",
+			s->events_written, s->events_suppressed, events_lost(s), s->event_write_errors);
 	fprintf(f, "accounting rx %lu = tx %lu + dropped %lu + held %lu + in_rings %lu: %s\n",
 		t.rx, t.tx, t.dropped, t.held, t.in_rings, t.balanced ? "ok" : "MISMATCH");
 }
@@ -192,19 +205,19 @@ static json_t *worker_json(const struct bl_stats_snapshot *s, unsigned w)
 	return o;
 }
 
-int bl_stats_write_json(const struct bl_stats_snapshot *s, const char *path)
+json_t *bl_stats_json(const struct bl_stats_snapshot *s)
 {
 	struct bl_stats_totals t;
 	json_t *root, *workers, *drops, *rules;
 	char name[64];
-	int rc = 0;
 
 	bl_stats_totals(s, &t);
 	root = json_object();
 	workers = json_array();
 	drops = json_object();
 	if (!root || !workers || !drops) {
-		rc = -ENOMEM;
+		json_decref(root);
+		root = NULL;
 		goto out_free;
 	}
 	json_object_set_new(root, "ports", json_pack("{s:o, s:o}", "inside", port_json(&s->port[0]),
@@ -234,11 +247,26 @@ int bl_stats_write_json(const struct bl_stats_snapshot *s, const char *path)
 				      "dropped", (json_int_t)t.dropped, "held", (json_int_t)t.held,
 				      "in_rings", (json_int_t)t.in_rings,
 				      "generated", (json_int_t)s->generated, "balanced", t.balanced));
-	if (json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS))
-		rc = -EIO;
+	json_object_set_new(root, "events",
+			    json_pack("{s:I, s:I, s:I, s:I}", "written", (json_int_t)s->events_written,
+				      "suppressed", (json_int_t)s->events_suppressed,
+				      "lost", (json_int_t)events_lost(s),
+				      "write_errors", (json_int_t)s->event_write_errors));
 out_free:
 	json_decref(drops);
 	json_decref(workers);
+	return root;
+}
+
+int bl_stats_write_json(const struct bl_stats_snapshot *s, const char *path)
+{
+	json_t *root = bl_stats_json(s);
+	int rc = 0;
+
+	if (!root)
+		return -ENOMEM;
+	if (json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS))
+		rc = -EIO;
 	json_decref(root);
 	return rc;
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "flow.h"
 #include "frag.h"
@@ -103,6 +105,9 @@ struct bl_stats_snapshot {
 	struct bl_stats_rule *rules; /* malloc'd: bl_stats_snapshot_release() */
 	uint32_t n_rules;
 	uint32_t policy_gen;    /* generation of the published policy */
+	/* the EVE log (eventlog.h): lines written, suppressed by the per-rule
+	 * rate, failed writes; lost = sum of the workers' events_lost */
+	uint64_t events_written, events_suppressed, event_write_errors;
 };
 
 /* Free what a snapshot holds besides itself (the rule counters). */
@@ -121,6 +126,10 @@ void bl_stats_totals(const struct bl_stats_snapshot *s, struct bl_stats_totals *
 
 /* Human-readable counters. */
 void bl_stats_print(const struct bl_stats_snapshot *s, FILE *f);
+
+/* The same as one JSON object (new reference, NULL: no memory); the
+ * `stats` reply of the control socket and the --stats-json file. */
+json_t *bl_stats_json(const struct bl_stats_snapshot *s);
 
 /* The same as one JSON object in `path`. 0 or -errno. */
 int bl_stats_write_json(const struct bl_stats_snapshot *s, const char *path);

@@ -180,16 +180,19 @@ static inline void drop(struct bl_worker *w, struct rte_mbuf *m, unsigned reason
 }
 
 /*
- * Record one verdict event (replay, --verdicts). In lossless mode the
- * worker waits for the main lcore to make room, which it always does.
+ * Record one event: every judged packet with --verdicts (events_all), else
+ * only flow decisions for the EVE log (BL_EV_F_DECISION in `flags`). In
+ * lossless mode (replay) the worker waits for the main lcore to make room,
+ * which it always does; otherwise a full ring loses the event, counted.
  */
 static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
 		       const void *key, enum bl_verdict v, unsigned reason, uint32_t gen,
-		       uint32_t rule_slot, uint32_t log_slot)
+		       uint32_t rule_slot, uint32_t log_slot, uint8_t action, uint8_t flags,
+		       uint32_t len, uint64_t now)
 {
 	struct bl_event ev;
 
-	if (!w->events)
+	if (!w->events || !(w->events_all || (flags & BL_EV_F_DECISION)))
 		return;
 	memset(&ev, 0, sizeof(ev));
 	if (key)
@@ -202,6 +205,10 @@ static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind
 	ev.gen = gen;
 	ev.rule_slot = rule_slot;
 	ev.log_slot = log_slot;
+	ev.action = action;
+	ev.flags = flags;
+	ev.pkt_len = len > UINT16_MAX ? UINT16_MAX : len;
+	ev.tsc = now;
 	while (rte_ring_sp_enqueue_elem(w->events, &ev, sizeof(ev)) != 0) {
 		if (!w->events_lossless) {
 			w->stats.events_lost++;
@@ -211,11 +218,13 @@ static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind
 	}
 }
 
-/* An event no policy rule decided. */
-static void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
-		  const void *key, enum bl_verdict v, unsigned reason)
+/* A per-packet event no policy rule decided (--verdicts only). */
+static inline void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
+			 const void *key, enum bl_verdict v, unsigned reason)
 {
-	event_full(w, p, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE);
+	if (!w->events_all)
+		return;
+	event_full(w, p, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE, BL_RT_NONE, 0, 0, 0);
 }
 
 /* A frag key turned into the event's flow-key layout (ports 0). */
@@ -224,7 +233,7 @@ static void frag_event(struct bl_worker *w, const struct bl_pkt *p,
 {
 	struct bl_flow_key k;
 
-	if (!w->events)
+	if (!w->events_all)
 		return;
 	memset(&k, 0, sizeof(k));
 	k.family = fk->family;
@@ -343,9 +352,9 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 	bool quote = p->flags & BL_PKT_HAS_QUOTE;
 	uint32_t log_slot = BL_EV_NO_RULE, rule_slot, gen;
 	const struct bl_flow_entry *qe;
+	uint8_t action = BL_RT_NONE, ev_flags = 0;
 	unsigned ev_reason;
 	enum bl_verdict v;
-	uint8_t action;
 	uint16_t rule;
 
 	if (quote && (qe = quoted_flow(w, p, now))) {
@@ -372,6 +381,12 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 			c->packets++;
 			c->bytes += rte_pktmbuf_pkt_len(m);
 		}
+		/* the flow's first verdict under this generation: worth an EVE
+		 * record when it drops, rejects or met a `log` rule */
+		if (e && !quote && (action == BL_RT_DROP || action == BL_RT_REJECT ||
+				    r->log_rule != BL_RT_RULE_NONE))
+			ev_flags = BL_EV_F_DECISION | (bl_flow_dir(e, key) ? BL_EV_F_REPLY : 0) |
+				   (side_of(w, m) ? BL_EV_F_OUTSIDE : 0);
 	} else {
 		action = e->verdict;
 		rule = e->rule_id;
@@ -385,9 +400,10 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 	ev_reason = !e ? BL_REASON_UNTRACKED : rule == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
 									  : BL_REASON_RULE;
 out_event:
-	if (w->events)
+	/* live: a record per flow decision only; --verdicts: per packet */
+	if (w->events && (w->events_all || ev_flags))
 		event_full(w, p, key ? BL_EV_FLOW : BL_EV_NOFLOW, key, v, ev_reason, gen, rule_slot,
-			   log_slot);
+			   log_slot, action, ev_flags, rte_pktmbuf_pkt_len(m), now);
 	return v;
 }
 
@@ -536,7 +552,7 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
 			v = BL_VERDICT_DROP;
 			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL : BL_DROP_FLOW_MIDSTREAM;
-			if (w->events)
+			if (w->events_all)
 				event(w, p, kidx[i] != UINT32_MAX ? BL_EV_FLOW : BL_EV_NOFLOW,
 				      kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, v, reason);
 		} else {

@@ -45,7 +45,14 @@ struct bl_txq {
 	rte_spinlock_t *lock;
 };
 
-/* A verdict event (replay and --verdicts): one per judged packet. */
+/*
+ * An event, passed from a worker to the main lcore's side through the
+ * worker's `events` ring (single producer). Two uses share it:
+ * - --verdicts (replay, run): one per judged packet (events_all);
+ * - the EVE log (eventlog.h): one per FLOW DECISION worth recording (the
+ *   first verdict of a flow under a generation that drops, rejects or met
+ *   a `log` rule), flagged BL_EV_F_DECISION; never one per packet.
+ */
 struct bl_event {
 	struct bl_flow_key key; /* family 0: no flow (malformed, non-IP) */
 	uint8_t kind;           /* enum bl_event_kind */
@@ -53,11 +60,19 @@ struct bl_event {
 	uint8_t verdict;        /* enum bl_verdict */
 	uint8_t l2class;
 	uint16_t reason;        /* BL_REASON_* / drop reason */
-	uint16_t pad;
+	uint8_t action;         /* enum bl_rt_action of the deciding rule (BL_RT_NONE: none) */
+	uint8_t flags;          /* BL_EV_F_* */
 	uint32_t gen;           /* policy generation that decided; 0: none */
 	uint32_t rule_slot;     /* counter slot of the deciding rule (0: default); BL_EV_NO_RULE */
 	uint32_t log_slot;      /* slot of the `log` rule met on the way, or BL_EV_NO_RULE */
+	uint16_t pkt_len;       /* bytes of the packet judged (capped at 65535) */
+	uint16_t pad;
+	uint64_t tsc;           /* when it was judged (rte_rdtsc) */
 };
+
+#define BL_EV_F_DECISION 0x01 /* a flow decision for the EVE log */
+#define BL_EV_F_REPLY    0x02 /* the judged packet came from the responder */
+#define BL_EV_F_OUTSIDE  0x04 /* the judged packet arrived on the outside port */
 
 #define BL_EV_NO_RULE UINT32_MAX
 
@@ -83,13 +98,14 @@ struct bl_worker {
 	bool sw_dist;               /* distribute by software hash + rings */
 	bool stage_timing;
 	bool events_lossless;       /* replay: wait for room rather than lose */
+	bool events_all;            /* --verdicts: an event per judged packet, not only decisions */
 	uint16_t port[2];           /* port ids: [0] inside, [1] outside */
 	unsigned n_rxq;
 	struct { uint16_t port, queue; } rxq[BL_MAX_RXQ];
 	struct bl_txq txq[2];       /* by side: 0 inside, 1 outside */
 	struct rte_ring *ring_in[BL_CONFIG_MAX_WORKERS];  /* [src] -> me */
 	struct rte_ring *ring_out[BL_CONFIG_MAX_WORKERS]; /* me -> [dst] */
-	struct rte_ring *events;    /* NULL: no verdict events */
+	struct rte_ring *events;    /* NULL: no events (neither --verdicts nor EVE) */
 	struct bl_flow_table *flows;
 	struct bl_frag_table *frags;
 	unsigned frag_release_max;

@@ -23,6 +23,10 @@ PACKAGES=(
 	libpcap-dev libyaml-dev libjansson-dev libssl-dev
 	libidn2-dev
 	iproute2 ethtool
+	# the live demo and the e2e suite: servers on the outside host (dnsmasq-base:
+	# the binary without a service that would take port 53 on this machine),
+	# clients on the inside host, systemd-analyze for the unit
+	nginx-light dnsmasq-base curl dnsutils iputils-ping openssl systemd
 )
 
 missing=()

@@ -36,7 +36,12 @@ def frame(i, size):
     """The frame of flow `i`, `size` bytes without FCS."""
     src = bytes((10, (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF))
     dst = bytes((172, 16 + ((i >> 16) & 0x0F), (i >> 8) & 0xFF, i & 0xFF))
-    sport, dport = 10000 + i % 50000, 9000 + i % 7
+    return udp4_frame(src, dst, 10000 + i % 50000, 9000 + i % 7, size, i)
+
+
+def udp4_frame(src, dst, sport, dport, size, i):
+    """A UDP/IPv4 frame of `size` bytes (no FCS) from src to dst (4 bytes
+    each); `i` seeds the IP id and the payload bytes."""
     payload = bytes((i + k) & 0xFF for k in range(size - ETH_LEN - IP_LEN - UDP_LEN))
     ulen = UDP_LEN + len(payload)
     pseudo = src + dst + struct.pack("!BBH", 0, 17, ulen)
@@ -51,14 +56,22 @@ def frame(i, size):
 
 def write(path, flows, size):
     """Write `flows` frames of `size` bytes to `path` (atomically)."""
+    write_frames(path, (frame(i, size) for i in range(flows)))
+
+
+def write_frames(path, frames):
+    """Write the frames of an iterable to a pcap at `path` (atomically), one
+    microsecond apart. Returns how many were written."""
     tmp = path + ".tmp"
+    n = 0
     with open(tmp, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i in range(flows):
-            fr = frame(i, size)
-            f.write(struct.pack("<IIII", i // 1000000, i % 1000000, len(fr), len(fr)))
+        for fr in frames:
+            f.write(struct.pack("<IIII", n // 1000000, n % 1000000, len(fr), len(fr)))
             f.write(fr)
+            n += 1
     os.replace(tmp, path)
+    return n
 
 
 def main():

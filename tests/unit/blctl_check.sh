@@ -52,13 +52,19 @@ rc=0
 grep -qxF "$fixtures/lists/bad-nets.txt:3:4: error: host bits set in \"10.1.2.3/8\" (did you mean \"10.0.0.0/8\"?)" "$work/err" \
 	|| { cat "$work/err" >&2; fail "list file error"; }
 
-# Usage and verbs not there yet: exit 2.
-for args in "" "policy" "polcy check x" "policy check" "policy load x" "stats"; do
+# Usage: exit 2.
+for args in "" "policy" "polcy check x" "policy check" "policy load" "list add x"; do
 	rc=0
 	# shellcheck disable=SC2086
 	"$blctl" $args >/dev/null 2>&1 || rc=$?
 	[ "$rc" -eq 2 ] || fail "blctl $args: exit $rc, expected 2"
 done
-"$blctl" policy load x 2>&1 | grep -qxF "blctl: policy load: not implemented yet" || fail "not implemented message"
+# Verbs that need the daemon: no socket is exit 3, a missing file exit 1.
+rc=0
+"$blctl" -s "$work/no.sock" stats >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 3 ] || fail "blctl stats without a daemon: exit $rc, expected 3"
+rc=0
+"$blctl" -s "$work/no.sock" policy load "$work/missing.yaml" >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "blctl policy load of a missing file: exit $rc, expected 1"
 "$blctl" polcy check x 2>&1 | grep -qF 'unknown object "polcy" (did you mean "policy"?)' || fail "object suggestion"
 echo "blctl policy check: ok"
