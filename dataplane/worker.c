@@ -79,26 +79,36 @@ static inline unsigned side_of(const struct bl_worker *w, const struct rte_mbuf 
 	return m->port == w->port[0] ? 0 : 1;
 }
 
-/* Send what is buffered for `side`; leftovers retried, then freed as tx_full. */
-static void tx_flush(struct bl_worker *w, unsigned side)
+/*
+ * Transmit `n` packets on `q`, retrying leftovers a bounded number of times;
+ * what still does not fit is freed. Returns the number sent. The queue's
+ * lock exists only on ports with fewer TX queues than workers.
+ */
+static uint16_t send_burst(const struct bl_txq *q, struct rte_mbuf **b, uint16_t n)
 {
-	struct bl_txq *q = &w->txq[side];
-	struct rte_mbuf **b = w->tx_buf[side];
-	uint16_t n = w->tx_n[side], sent = 0;
+	uint16_t sent = 0;
 
-	if (!n)
-		return;
 	if (q->lock)
 		rte_spinlock_lock(q->lock);
 	for (unsigned tries = 0; sent < n && tries < BL_TX_RETRIES; tries++)
 		sent += rte_eth_tx_burst(q->port, q->queue, b + sent, n - sent);
 	if (q->lock)
 		rte_spinlock_unlock(q->lock);
-	w->stats.tx += sent;
-	if (unlikely(sent < n)) {
-		w->stats.drop[BL_DROP_TX_FULL] += n - sent;
+	if (unlikely(sent < n))
 		rte_pktmbuf_free_bulk(b + sent, n - sent);
-	}
+	return sent;
+}
+
+/* Send what is buffered for `side`; what the queue refuses counts as tx_full. */
+static void tx_flush(struct bl_worker *w, unsigned side)
+{
+	uint16_t n = w->tx_n[side], sent;
+
+	if (!n)
+		return;
+	sent = send_burst(&w->txq[side], w->tx_buf[side], n);
+	w->stats.tx += sent;
+	w->stats.drop[BL_DROP_TX_FULL] += n - sent;
 	w->tx_n[side] = 0;
 }
 
@@ -109,23 +119,13 @@ static void tx_flush(struct bl_worker *w, unsigned side)
  */
 static void gen_flush(struct bl_worker *w, unsigned side)
 {
-	struct bl_txq *q = &w->txq[side];
-	struct rte_mbuf **b = w->gen_buf[side];
-	uint16_t n = w->gen_n[side], sent = 0;
+	uint16_t n = w->gen_n[side], sent;
 
 	if (!n)
 		return;
-	if (q->lock)
-		rte_spinlock_lock(q->lock);
-	for (unsigned tries = 0; sent < n && tries < BL_TX_RETRIES; tries++)
-		sent += rte_eth_tx_burst(q->port, q->queue, b + sent, n - sent);
-	if (q->lock)
-		rte_spinlock_unlock(q->lock);
+	sent = send_burst(&w->txq[side], w->gen_buf[side], n);
 	w->rej.stats.generated += sent;
-	if (unlikely(sent < n)) {
-		w->rej.stats.tx_full += n - sent;
-		rte_pktmbuf_free_bulk(b + sent, n - sent);
-	}
+	w->rej.stats.tx_full += n - sent;
 	w->gen_n[side] = 0;
 }
 
