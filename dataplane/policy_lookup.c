@@ -4,6 +4,7 @@
  * of a burst on the stack, look the list bitmaps up in the FIBs in bulk,
  * classify each family with one rte_acl_classify call, decode.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_acl.h>
@@ -14,13 +15,13 @@
 #include "policy_rt.h"
 #include "policy_rt_int.h"
 
-/* Flags word of a query: direction as judged (after a swap), ports. */
-static inline uint16_t key_flags(const struct bl_rt_query *q)
+/* Flags byte of a query: direction as judged (after a swap), ports. */
+static inline uint8_t key_flags(const struct bl_rt_query *q)
 {
 	unsigned inbound = q->inbound ^ q->swap;
 
-	return rte_cpu_to_be_16((inbound ? BL_RT_F_INBOUND : BL_RT_F_OUTBOUND) |
-				(q->l3->flags & BL_L3_HAS_PORTS ? BL_RT_F_PORTS : 0));
+	return (inbound ? BL_RT_F_INBOUND : BL_RT_F_OUTBOUND) |
+	       (q->l3->flags & BL_L3_HAS_PORTS ? BL_RT_F_PORTS : 0);
 }
 
 static inline void key_ports(const struct bl_rt_query *q, uint16_t *sport, uint16_t *dport)
@@ -40,6 +41,7 @@ static inline void fill4(struct bl_rt_key4 *k, const struct bl_rt_query *q)
 	const uint8_t *s = q->swap ? q->l3->dst : q->l3->src;
 	const uint8_t *d = q->swap ? q->l3->src : q->l3->dst;
 
+	k->lead = 0;
 	k->proto = q->l3->proto;
 	memcpy(&k->src, s, 4);
 	memcpy(&k->dst, d, 4);
@@ -54,6 +56,7 @@ static inline void fill6(struct bl_rt_key6 *k, const struct bl_rt_query *q)
 	const uint8_t *s = q->swap ? q->l3->dst : q->l3->src;
 	const uint8_t *d = q->swap ? q->l3->src : q->l3->dst;
 
+	k->lead = 0;
 	k->proto = q->l3->proto;
 	memcpy(k->src, s, 16);
 	memcpy(k->dst, d, 16);
@@ -115,6 +118,41 @@ static inline void decode(const struct bl_rt *rt, const uint32_t *r, struct bl_r
 	out->log_rule = log && (!dec || log < dec) ? log - 1 : BL_RT_RULE_NONE;
 }
 
+/* The earlier of two results (rule index + 1, 0: no match). */
+static inline uint32_t first_of(uint32_t a, uint32_t b)
+{
+	/* 0 - 1 wraps to the largest value: a miss loses to any match */
+	return a - 1 < b - 1 ? a : b;
+}
+
+/*
+ * Classify n keys of family `fam` in each of its ACL contexts (one per rule
+ * shape) and keep per packet and category the first rule over all of them:
+ * res gets n * ncat words. False when the family has no ACL rule.
+ */
+static bool classify_fam(const struct bl_rt *rt, unsigned fam, const uint8_t **d, unsigned n,
+			 uint32_t *res)
+{
+	uint32_t r[BL_RT_BURST * RTE_ACL_RESULTS_MULTIPLIER];
+	unsigned ncat = rt->ncat, ncmp = ncat > 1 ? 2 : 1;
+	bool any = false;
+
+	for (unsigned s = 0; s < BL_RT_ACL_CTX; s++) {
+		if (!rt->acl[fam][s])
+			continue;
+		if (!any) {
+			rte_acl_classify(rt->acl[fam][s], d, res, n, ncat);
+			any = true;
+			continue;
+		}
+		rte_acl_classify(rt->acl[fam][s], d, r, n, ncat);
+		for (unsigned j = 0; j < n; j++)
+			for (unsigned c = 0; c < ncmp; c++)
+				res[j * ncat + c] = first_of(res[j * ncat + c], r[j * ncat + c]);
+	}
+	return any;
+}
+
 void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q,
 			  unsigned n, struct bl_rt_result *res)
 {
@@ -125,6 +163,7 @@ void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q,
 	uint32_t r6[BL_RT_BURST * RTE_ACL_RESULTS_MULTIPLIER];
 	uint8_t i4[BL_RT_BURST], i6[BL_RT_BURST];
 	unsigned n4 = 0, n6 = 0;
+	bool has4 = false, has6 = false;
 	static const uint32_t none[RTE_ACL_RESULTS_MULTIPLIER];
 
 	for (unsigned i = 0; i < n; i++) {
@@ -142,12 +181,12 @@ void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q,
 		lists4(rt, k4, n4);
 	if (n6 && rt->fib6)
 		lists6(rt, k6, n6);
-	if (n4 && rt->acl[0])
-		rte_acl_classify(rt->acl[0], d4, r4, n4, rt->ncat);
-	if (n6 && rt->acl[1])
-		rte_acl_classify(rt->acl[1], d6, r6, n6, rt->ncat);
+	if (n4)
+		has4 = classify_fam(rt, 0, d4, n4, r4);
+	if (n6)
+		has6 = classify_fam(rt, 1, d6, n6, r6);
 	for (unsigned j = 0; j < n4; j++)
-		decode(rt, rt->acl[0] ? &r4[j * rt->ncat] : none, &res[i4[j]]);
+		decode(rt, has4 ? &r4[j * rt->ncat] : none, &res[i4[j]]);
 	for (unsigned j = 0; j < n6; j++)
-		decode(rt, rt->acl[1] ? &r6[j * rt->ncat] : none, &res[i6[j]]);
+		decode(rt, has6 ? &r6[j * rt->ncat] : none, &res[i6[j]]);
 }

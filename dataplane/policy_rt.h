@@ -8,14 +8,23 @@
  * policy_lookup.c the worker side (bulk classification).
  *
  * Design.
- * - 5-tuple rules go to rte_acl, one context per family. The search key is
- *   a small struct built per packet (struct in policy_lookup.c): protocol,
- *   source, destination, ports, outer VLAN, a flags word (direction, "has
- *   ports") and two 32-bit list bitmaps (source and destination). A rule
- *   expands to one ACL rule per combination of its OR-ed values (prefix or
- *   list x protocol x port range x VLAN); its priority is its position (first
- *   match wins). Decisive rules are category 0; `log` rules category 1, so
- *   one classify call gives the first decisive and the first log rule.
+ * - 5-tuple rules go to rte_acl. The search key is a small struct built per
+ *   packet (policy_rt_int.h): source, destination, ports, outer VLAN, a
+ *   flags byte (direction, "has ports"), protocol and two 32-bit list
+ *   bitmaps (source and destination). A rule expands to one ACL rule per
+ *   combination of its OR-ed values (prefix or list x protocol x port range
+ *   x VLAN); its priority is its position (first match wins). Decisive
+ *   rules are category 0; `log` rules category 1.
+ * - Each expanded rule goes to one of up to three contexts per family by
+ *   its shape (policy_rt_int.h): destination prefix, source prefix only, no
+ *   prefix; each context's trie tests that shape's distinguishing field
+ *   first and the protocol late, and fields wild in all its rules drop out.
+ *   A packet is classified in each context of its family and the lowest
+ *   rule index wins. Why: in one trie a rule that is wild in an early field
+ *   is merged into every branch the specific rules make there; the 10k-rule
+ *   bench policy (12,700 IPv4 ACL rules) took 20 s and 5.5 GiB peak RSS to
+ *   build in one context, and builds in ~1 s / 320 MiB split by shape
+ *   (runtime 300 -> 114 MiB, new-flow lookups 4.9 -> 1.4 us).
  * - Prefix LISTS are never expanded into ACL rules: every prefix of every
  *   list used in an address match goes into one FIB per family (rte_fib
  *   DIR24_8 for IPv4, rte_fib6 TRIE for IPv6) whose next hop is a small
@@ -63,6 +72,7 @@
 #define BL_RT_MAX_ACL_RULES  (1u << 20) /* expanded ACL rules, both families */
 #define BL_RT_SLOTS          65536u     /* rule counter slots; slot 0 = default */
 #define BL_RT_BURST          64u        /* largest n of bl_rt_classify_burst */
+#define BL_RT_ACL_CTX        3u         /* ACL contexts per family (rule shapes) */
 
 /* What the policy decided for a flow; stored in bl_flow_entry.verdict. */
 enum bl_rt_action {
@@ -108,13 +118,14 @@ struct bl_rt {
 	uint32_t ncat;             /* ACL categories classified: 1, or 4 with log rules */
 	uint32_t nrules;
 	struct bl_rt_rule *rules;
-	struct rte_acl_ctx *acl[2];  /* [0] IPv4, [1] IPv6; NULL: no rule */
+	/* [0] IPv4, [1] IPv6; per rule shape (policy_rt_int.h); NULL: no rule */
+	struct rte_acl_ctx *acl[2][BL_RT_ACL_CTX];
 	struct rte_fib *fib4;        /* NULL: no IPv4 list prefix */
 	struct rte_fib6 *fib6;
 	uint32_t nsets[2];
 	uint32_t *sets[2];           /* list-set id -> bitmap of lists, per family */
 	/* what `brightline check` reports */
-	uint32_t nlists, nacl_rules[2], nl7;
+	uint32_t nlists, nacl_rules[2], nl7, nacl_ctx;
 	uint64_t nentries, nfib[2];
 	uint64_t build_ns, mem_bytes;
 	char hash[65];

@@ -330,6 +330,234 @@ Test(policy_rt, list_membership_oracle)
 	free(text);
 }
 
+/* ---- rule shapes, many rules: first match against a brute-force oracle ---- */
+
+#define SR 3000  /* rules */
+#define SL 3     /* lists */
+#define SLP 60   /* prefixes per list */
+
+/* One rule of the random policy, as the oracle sees it. */
+struct orule {
+	uint8_t dir;              /* 0 any, 1 inbound, 2 outbound */
+	uint8_t skind, dkind;     /* 0 any, 1 prefix, 2 list */
+	struct p4 sp, dp;
+	unsigned sl, dl;          /* list index */
+	uint8_t proto;            /* 0 any, 6, 17, or 1 for [tcp, udp] */
+	bool has_sport, has_dport;
+	uint16_t slo, shi, dlo, dhi;
+	uint16_t vlan;            /* 0: any */
+	bool log;
+};
+
+/* An address of the probe space (10.0-15.0-15.x), nested prefixes galore. */
+static uint32_t shape_addr(void)
+{
+	return (10u << 24) | (rnd() & 0x000f0fff);
+}
+
+static struct p4 shape_prefix(void)
+{
+	static const unsigned lens[] = { 8, 12, 16, 16, 20, 20, 22, 24, 24, 24, 24, 26, 26, 28,
+					 28, 30, 32, 32, 32, 32, 32, 32, 32, 32 };
+	unsigned len = lens[rnd() % RTE_DIM(lens)];
+	uint32_t a = shape_addr();
+
+	return (struct p4){ len == 32 ? a : a & ~(~0u >> len), len };
+}
+
+static bool in_list(const struct p4 lists[SL][SLP], unsigned l, uint32_t a)
+{
+	for (unsigned i = 0; i < SLP; i++)
+		if (in4(&lists[l][i], a))
+			return true;
+	return false;
+}
+
+static bool orule_match(const struct orule *r, const struct p4 lists[SL][SLP], uint32_t s,
+			uint32_t d, uint8_t proto, uint16_t sport, uint16_t dport, uint16_t vlan,
+			bool inbound)
+{
+	bool ports = proto == 6 || proto == 17;
+
+	if ((r->dir == 1 && !inbound) || (r->dir == 2 && inbound))
+		return false;
+	if ((r->skind == 1 && !in4(&r->sp, s)) || (r->skind == 2 && !in_list(lists, r->sl, s)))
+		return false;
+	if ((r->dkind == 1 && !in4(&r->dp, d)) || (r->dkind == 2 && !in_list(lists, r->dl, d)))
+		return false;
+	if (r->proto && (r->proto == 1 ? !ports : r->proto != proto))
+		return false;
+	if ((r->has_sport || r->has_dport) && !ports)
+		return false;
+	if (r->has_sport && (sport < r->slo || sport > r->shi))
+		return false;
+	if (r->has_dport && (dport < r->dlo || dport > r->dhi))
+		return false;
+	return !r->vlan || r->vlan == vlan;
+}
+
+static int print_p4(char *buf, size_t len, const struct p4 *p)
+{
+	return snprintf(buf, len, "%u.%u.%u.%u/%u", p->addr >> 24, (p->addr >> 16) & 255,
+			(p->addr >> 8) & 255, p->addr & 255, p->len);
+}
+
+/*
+ * 3,000 random rules of every shape the compiler splits by (a destination
+ * prefix, only a source prefix, no prefix at all: any or lists), with
+ * nested prefixes, wildcard and listed addresses, directions, protocols,
+ * port ranges, VLANs and log rules, in one small address space so that
+ * random packets hit many rules at once: each packet's deciding and log
+ * rule must be the brute-force first match over the rules in order.
+ */
+Test(policy_rt, shapes_first_match_oracle, .timeout = 300)
+{
+	static struct orule rules[SR];
+	static struct p4 lists[SL][SLP];
+	static const char *const acts[] = { "allow", "drop", "reject", "log" };
+	size_t cap = 1 << 21, off = 0;
+	char *text = malloc(cap);
+	struct bl_policy_err err;
+	unsigned decided = 0, logged = 0;
+	struct bl_rt *rt;
+
+	cr_assert_not_null(text);
+	rnd_state = 4242;
+	off += snprintf(text + off, cap - off, "version: 1\nlists:\n");
+	for (unsigned l = 0; l < SL; l++) {
+		off += snprintf(text + off, cap - off, "  l%u: {type: prefixes, entries: [", l);
+		for (unsigned i = 0; i < SLP; i++) {
+			lists[l][i] = shape_prefix();
+			off += snprintf(text + off, cap - off, "%s", i ? ", " : "");
+			off += print_p4(text + off, cap - off, &lists[l][i]);
+		}
+		off += snprintf(text + off, cap - off, "]}\n");
+	}
+	off += snprintf(text + off, cap - off, "rules:\n");
+	for (unsigned i = 0; i < SR; i++) {
+		struct orule *r = &rules[i];
+		unsigned act = rnd() % 6 == 0 ? 3 : rnd() % 3;
+
+		memset(r, 0, sizeof(*r));
+		r->dir = rnd() % 3;
+		/* mostly destination prefixes, as on a perimeter box */
+		r->dkind = rnd() % 10 < 7 ? 1 : rnd() % 3 == 0 ? 0 : 2;
+		r->skind = rnd() % 10 < 4 ? 1 : rnd() % 6 == 0 ? 2 : 0;
+		r->sp = shape_prefix();
+		r->dp = shape_prefix();
+		r->sl = rnd() % SL;
+		r->dl = rnd() % SL;
+		r->proto = (uint8_t[]){ 0, 6, 17, 1, 17 }[rnd() % 5];
+		if (r->proto) {
+			r->has_dport = rnd() % 3 != 0;
+			r->has_sport = rnd() % 8 == 0;
+		}
+		r->dlo = rnd() % 1024;
+		r->dhi = r->dlo + (rnd() % 2 ? 0 : rnd() % 200);
+		r->slo = rnd() % 1024;
+		r->shi = r->slo + rnd() % 400;
+		r->vlan = rnd() % 20 == 0 ? 10 + 10 * (rnd() % 2) : 0;
+		r->log = act == 3;
+		if (!r->dkind && !r->skind) {
+			/* no address: a port rule, as wide rules would decide every probe */
+			r->proto = r->proto ? r->proto : 6;
+			r->has_dport = true;
+			r->dhi = r->dlo;
+		}
+		off += snprintf(text + off, cap - off, "  - name: s%u\n", i);
+		if (r->dir)
+			off += snprintf(text + off, cap - off, "    direction: %s\n",
+					r->dir == 1 ? "inbound" : "outbound");
+		off += snprintf(text + off, cap - off, "    match: {");
+		if (r->skind == 1) {
+			off += snprintf(text + off, cap - off, "src: ");
+			off += print_p4(text + off, cap - off, &r->sp);
+			off += snprintf(text + off, cap - off, ", ");
+		} else if (r->skind == 2) {
+			off += snprintf(text + off, cap - off, "src: l%u, ", r->sl);
+		}
+		if (r->dkind == 1) {
+			off += snprintf(text + off, cap - off, "dst: ");
+			off += print_p4(text + off, cap - off, &r->dp);
+			off += snprintf(text + off, cap - off, ", ");
+		} else if (r->dkind == 2) {
+			off += snprintf(text + off, cap - off, "dst: l%u, ", r->dl);
+		}
+		if (r->proto)
+			off += snprintf(text + off, cap - off, "proto: %s, ", r->proto == 1 ? "[tcp, udp]" :
+					r->proto == 6 ? "tcp" : "udp");
+		if (r->has_sport)
+			off += snprintf(text + off, cap - off, "sport: \"%u-%u\", ", r->slo, r->shi);
+		if (r->has_dport)
+			off += snprintf(text + off, cap - off, "dport: \"%u-%u\", ", r->dlo, r->dhi);
+		if (r->vlan)
+			off += snprintf(text + off, cap - off, "vlan: %u, ", r->vlan);
+		off -= 2; /* the last ", " */
+		off += snprintf(text + off, cap - off, "}\n    action: %s\n", acts[act]);
+		cr_assert_lt(off, cap - 256);
+	}
+	snprintf(text + off, cap - off, "default: drop\n");
+	rt = compile_text(text, &err);
+	cr_assert_not_null(rt, "compile failed: %s", err.ndiags ? err.diag[0].message : "?");
+	for (unsigned t = 0; t < 20000; t += BL_RT_BURST) {
+		struct bl_l3 l3[BL_RT_BURST];
+		struct bl_rt_query q[BL_RT_BURST];
+		struct bl_rt_result res[BL_RT_BURST];
+
+		for (unsigned j = 0; j < BL_RT_BURST; j++) {
+			uint32_t s = htonl(shape_addr()), d = htonl(shape_addr());
+
+			memset(&l3[j], 0, sizeof(l3[j]));
+			l3[j].family = 4;
+			l3[j].proto = (uint8_t[]){ 6, 17, 17, 1 }[rnd() % 4];
+			memcpy(l3[j].src, &s, 4);
+			memcpy(l3[j].dst, &d, 4);
+			l3[j].sport = rnd() % 1100;
+			l3[j].dport = rnd() % 1100;
+			l3[j].flags = l3[j].proto != 1 ? BL_L3_HAS_PORTS : 0;
+			q[j] = (struct bl_rt_query){ .l3 = &l3[j], .inbound = rnd() % 2,
+						     .swap = rnd() % 4 == 0,
+						     .vlan = (uint16_t[]){ BL_RT_NO_VLAN, 10, 20, 30 }[rnd() % 4] };
+		}
+		bl_rt_classify_burst(rt, q, BL_RT_BURST, res);
+		for (unsigned j = 0; j < BL_RT_BURST; j++) {
+			const struct bl_l3 *p = &l3[j];
+			const uint8_t *sa = q[j].swap ? p->dst : p->src, *da = q[j].swap ? p->src : p->dst;
+			uint16_t sport = q[j].swap ? p->dport : p->sport;
+			uint16_t dport = q[j].swap ? p->sport : p->dport;
+			uint32_t s, d;
+			unsigned want = BL_RT_RULE_DEFAULT, wlog = BL_RT_RULE_NONE;
+
+			memcpy(&s, sa, 4);
+			memcpy(&d, da, 4);
+			for (unsigned i = 0; i < SR && want == BL_RT_RULE_DEFAULT; i++) {
+				if (!orule_match(&rules[i], lists, ntohl(s), ntohl(d), p->proto, sport,
+						 dport, q[j].vlan, q[j].inbound ^ q[j].swap))
+					continue;
+				if (!rules[i].log)
+					want = i;
+				else if (wlog == BL_RT_RULE_NONE)
+					wlog = i;
+			}
+			cr_assert_eq(res[j].rule, want, "packet %u: rule %u, want %u", t + j,
+				     res[j].rule, want);
+			cr_assert_eq(res[j].log_rule, wlog, "packet %u: log rule %u, want %u", t + j,
+				     res[j].log_rule, wlog);
+			cr_assert_eq(res[j].action, want == BL_RT_RULE_DEFAULT ? BL_RT_DROP :
+				     rt->rules[want].action);
+			decided += want != BL_RT_RULE_DEFAULT;
+			logged += wlog != BL_RT_RULE_NONE;
+		}
+	}
+	/* the probes exercise rules and log rules; every shape has a context */
+	cr_expect_gt(decided, 5000, "%u packets decided by a rule", decided);
+	cr_expect_gt(logged, 500, "%u packets logged", logged);
+	for (unsigned s = 0; s < BL_RT_ACL_CTX; s++)
+		cr_expect_not_null(rt->acl[0][s], "no IPv4 context of shape %u", s);
+	bl_rt_free(rt);
+	free(text);
+}
+
 /* ---- compile errors ---- */
 
 /* 33 prefix lists in address matches: refused with the rule's position. */
