@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_rcu_qsbr.h>
 #include <yaml.h>
 
 #include "ctl_server.h"
@@ -229,12 +230,17 @@ static int build(struct bl_ctl_policy *p, struct bl_ctl_call *call, struct recor
 	if (!publish) {
 		bl_rt_free(rt);
 	} else {
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		struct bl_rt_pub_times times;
+
 		pthread_mutex_lock(&d->obs_lock);
 		r->gen = d->pub.next_gen++;
-		bl_rt_publish(&d->pub, rt);
+		bl_rt_publish(&d->pub, rt, &times);
 		pthread_mutex_unlock(&d->obs_lock);
-		*publish_us = ms_since(&t0) * 1e3;
+		*publish_us = times.store_us;
+		if (info) {
+			json_object_set_new(info, "grace_us", json_real(times.grace_us));
+			json_object_set_new(info, "free_us", json_real(times.free_us));
+		}
 	}
 	if (pol_out) {
 		*pol_out = pol;

@@ -451,7 +451,7 @@ static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
 		bl_rt_summary(rt, sum, sizeof(sum));
 		fprintf(stderr, "brightline: policy %s: %s\n", c->policy, sum);
 		d->pub.next_gen++;
-		bl_rt_publish(&d->pub, rt);
+		bl_rt_publish(&d->pub, rt, NULL);
 		if (d->ctl_pol) /* its text, for policy show/diff and list changes */
 			bl_ctl_policy_note_file(d->ctl_pol, c->policy);
 		return 0;
@@ -464,7 +464,7 @@ static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
 		}
 	}
 	d->pub.next_gen++;
-	bl_rt_publish(&d->pub, rt);
+	bl_rt_publish(&d->pub, rt, NULL);
 	return 0;
 }
 

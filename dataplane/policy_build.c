@@ -908,21 +908,40 @@ int bl_rt_pub_init(struct bl_rt_pub *pub, uint32_t max_threads)
 	return 0;
 }
 
-void bl_rt_publish(struct bl_rt_pub *pub, struct bl_rt *rt)
+static double us_since(const struct timespec *t0)
 {
-	struct bl_rt *old = pub->cur;
+	struct timespec t;
 
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e6 + (double)(t.tv_nsec - t0->tv_nsec) / 1e3;
+}
+
+void bl_rt_publish(struct bl_rt_pub *pub, struct bl_rt *rt, struct bl_rt_pub_times *times)
+{
+	struct bl_rt_pub_times unused;
+	struct bl_rt *old = pub->cur;
+	struct timespec t0;
+
+	if (!times)
+		times = &unused;
+	times->grace_us = times->free_us = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* Release: every store that built *rt happens before a worker's
 	 * acquire load of the pointer can see it. */
 	__atomic_store_n(&pub->cur, rt, __ATOMIC_RELEASE);
+	times->store_us = us_since(&t0);
 	if (!old)
 		return;
 	/* Every online worker reports a quiescent state after this point,
 	 * i.e. after it finished the burst that may have read `old` (the
 	 * qsbr token is taken with a full barrier after our store). */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rte_rcu_qsbr_synchronize(pub->qsv, RTE_QSBR_THRID_INVALID);
+	times->grace_us = us_since(&t0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	bl_rt_free(old);
 	__atomic_fetch_add(&pub->freed, 1, __ATOMIC_RELEASE);
+	times->free_us = us_since(&t0);
 }
 
 void bl_rt_pub_fini(struct bl_rt_pub *pub)

@@ -189,7 +189,15 @@ int bl_rt_pub_init(struct bl_rt_pub *pub, uint32_t max_threads);
  * Publish `rt` (one release store), wait until every online worker has
  * reported a quiescent state, then free the previous object.
  */
-void bl_rt_publish(struct bl_rt_pub *pub, struct bl_rt *rt);
+/* How long each step of a publish took, in microseconds. */
+struct bl_rt_pub_times {
+	double store_us; /* the pointer store: what workers see */
+	double grace_us; /* waiting for every worker's quiescent report */
+	double free_us;  /* freeing the old object */
+};
+
+/* `times` (may be NULL) receives the duration of each step. */
+void bl_rt_publish(struct bl_rt_pub *pub, struct bl_rt *rt, struct bl_rt_pub_times *times);
 
 /* Free the current object and the RCU variable; workers must be stopped. */
 void bl_rt_pub_fini(struct bl_rt_pub *pub);

@@ -683,7 +683,8 @@ static void *publisher(void *arg)
 {
 	struct rcu_ctx *c = arg;
 
-	bl_rt_publish(c->pub, bl_rt_build(NULL, NULL, BL_RT_ALLOW, c->pub->next_gen++, NULL, NULL, NULL));
+	bl_rt_publish(c->pub, bl_rt_build(NULL, NULL, BL_RT_ALLOW, c->pub->next_gen++, NULL, NULL, NULL),
+		      NULL);
 	return NULL;
 }
 
@@ -695,7 +696,7 @@ Test(policy_rt, rcu_publish_frees_after_quiescence)
 
 	cr_assert_eq(bl_rt_pub_init(&pub, 4), 0);
 	c.first = bl_rt_build(NULL, NULL, BL_RT_DROP, pub.next_gen++, NULL, NULL, NULL);
-	bl_rt_publish(&pub, c.first);
+	bl_rt_publish(&pub, c.first, NULL);
 	cr_assert_eq(pub.cur, c.first);
 	cr_assert_eq(pthread_create(&w, NULL, rcu_worker, &c), 0);
 	while (!c.holding)
