@@ -40,16 +40,15 @@ struct bl_vlan_hdr {
 
 enum bl_parse_rc {
 	BL_PARSE_OK = 0,
-	BL_PARSE_TRUNC,		/* header runs past the end of the packet */
-	BL_PARSE_BAD_VERSION,	/* IP version field disagrees with EtherType */
-	BL_PARSE_BAD_HDRLEN,	/* IHL or TCP data offset below the minimum */
-	BL_PARSE_BAD_LEN,	/* IPv4 total length below the header length */
-	BL_PARSE_TOO_DEEP,	/* more than BL_VLAN_MAX_DEPTH VLAN tags */
+	BL_PARSE_TRUNC,	      /* header runs past the end of the packet */
+	BL_PARSE_BAD_VERSION, /* IP version field disagrees with EtherType */
+	BL_PARSE_BAD_HDRLEN,  /* IHL or TCP data offset below the minimum */
+	BL_PARSE_BAD_LEN,     /* IPv4 total length below the header length */
+	BL_PARSE_TOO_DEEP,    /* more than BL_VLAN_MAX_DEPTH VLAN tags */
 };
 
 /* Start a cursor over the packet an XDP program was given. */
-static __always_inline void bl_cursor_init(struct bl_cursor *c,
-					   const struct xdp_md *ctx)
+static __always_inline void bl_cursor_init(struct bl_cursor *c, const struct xdp_md *ctx)
 {
 	c->pos = (void *)(long)ctx->data;
 	c->end = (void *)(long)ctx->data_end;
@@ -69,8 +68,7 @@ static __always_inline void *bl_cursor_pull(struct bl_cursor *c, __u32 len)
 /* Is this EtherType (network order) a VLAN tag protocol identifier? */
 static __always_inline bool bl_eth_type_is_vlan(__be16 proto)
 {
-	return proto == bpf_htons(ETH_P_8021Q) ||
-	       proto == bpf_htons(ETH_P_8021AD);
+	return proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD);
 }
 
 /* Ethernet header; *proto gets the outer EtherType (network order). */
@@ -107,8 +105,7 @@ static __always_inline int bl_parse_vlans(struct bl_cursor *c, __be16 *proto)
 }
 
 /* IPv4 header with its options (RFC 791); the cursor lands on L4. */
-static __always_inline int bl_parse_ipv4(struct bl_cursor *c,
-					 struct iphdr **out)
+static __always_inline int bl_parse_ipv4(struct bl_cursor *c, struct iphdr **out)
 {
 	struct iphdr *iph = c->pos;
 	__u32 hlen;
@@ -135,8 +132,7 @@ static __always_inline bool bl_ipv4_is_later_fragment(const struct iphdr *iph)
 }
 
 /* Fixed IPv6 header (RFC 8200); extension headers are left to the caller. */
-static __always_inline int bl_parse_ipv6(struct bl_cursor *c,
-					 struct ipv6hdr **out)
+static __always_inline int bl_parse_ipv6(struct bl_cursor *c, struct ipv6hdr **out)
 {
 	struct ipv6hdr *ip6h = bl_cursor_pull(c, sizeof(*ip6h));
 
@@ -149,8 +145,7 @@ static __always_inline int bl_parse_ipv6(struct bl_cursor *c,
 }
 
 /* TCP header with its options (RFC 9293); the cursor lands on payload. */
-static __always_inline int bl_parse_tcp(struct bl_cursor *c,
-					struct tcphdr **out)
+static __always_inline int bl_parse_tcp(struct bl_cursor *c, struct tcphdr **out)
 {
 	struct tcphdr *th = c->pos;
 	__u32 hlen;
@@ -167,8 +162,7 @@ static __always_inline int bl_parse_tcp(struct bl_cursor *c,
 }
 
 /* UDP header (RFC 768); the cursor lands on payload. */
-static __always_inline int bl_parse_udp(struct bl_cursor *c,
-					struct udphdr **out)
+static __always_inline int bl_parse_udp(struct bl_cursor *c, struct udphdr **out)
 {
 	struct udphdr *uh = bl_cursor_pull(c, sizeof(*uh));
 

@@ -19,7 +19,7 @@
 enum bl_pf_outcome {
 	BL_PF_IPV4_TCP = 0,
 	BL_PF_IPV4_UDP,
-	BL_PF_IPV4_OTHER,	/* other protocol, or a non-first fragment */
+	BL_PF_IPV4_OTHER, /* other protocol, or a non-first fragment */
 	BL_PF_IPV6_TCP,
 	BL_PF_IPV6_UDP,
 	BL_PF_IPV6_OTHER,	/* other next header, extension headers too */
@@ -28,11 +28,11 @@ enum bl_pf_outcome {
 	BL_PF_BAD_VLAN_TRUNC,	/* a VLAN tag cut short */
 	BL_PF_BAD_VLAN_DEPTH,	/* more than BL_PF_VLAN_MAX_DEPTH tags */
 	BL_PF_BAD_IPV4_TRUNC,	/* IPv4 header (with options) cut short */
-	BL_PF_BAD_IPV4_VERSION,	/* EtherType IPv4, version field not 4 */
+	BL_PF_BAD_IPV4_VERSION, /* EtherType IPv4, version field not 4 */
 	BL_PF_BAD_IPV4_IHL,	/* IHL below 5 */
 	BL_PF_BAD_IPV4_LEN,	/* total length below the header length */
 	BL_PF_BAD_IPV6_TRUNC,	/* fixed IPv6 header cut short */
-	BL_PF_BAD_IPV6_VERSION,	/* EtherType IPv6, version field not 6 */
+	BL_PF_BAD_IPV6_VERSION, /* EtherType IPv6, version field not 6 */
 	BL_PF_BAD_TCP_TRUNC,	/* TCP header (with options) cut short */
 	BL_PF_BAD_TCP_DOFF,	/* data offset below 5 */
 	BL_PF_BAD_UDP_TRUNC,	/* UDP header cut short */
@@ -42,7 +42,7 @@ enum bl_pf_outcome {
 /* One counter slot; per CPU, so user space sums over possible CPUs. */
 struct bl_pf_stats {
 	__u64 packets;
-	__u64 bytes;	/* linear bytes seen by XDP (data_end - data) */
+	__u64 bytes; /* linear bytes seen by XDP (data_end - data) */
 };
 
 /*

@@ -22,7 +22,7 @@
 #include "proto.h"
 
 #define EXIT_REFUSED 1
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
 #define EXIT_CONNECT 3
 
 struct blctl {
@@ -40,11 +40,8 @@ static const char *const policy_verbs[] = { "check", "load", "show", "diff", "ro
 static const char *const list_verbs[] = { "add", "del", "show", NULL };
 
 static const struct object objects[] = {
-	{ "policy", policy_verbs },
-	{ "list", list_verbs },
-	{ "stats", NULL },
-	{ "flows", NULL },
-	{ "status", NULL },
+	{ "policy", policy_verbs }, { "list", list_verbs }, { "stats", NULL },
+	{ "flows", NULL },	    { "status", NULL },
 };
 
 #define NOBJECTS (sizeof(objects) / sizeof(objects[0]))
@@ -66,7 +63,8 @@ static void usage(FILE *f)
 		"        [--cursor C] [--all]\n"
 		"  status\n"
 		"options:\n"
-		"  -s SOCK   control socket (default " BL_PROTO_DEFAULT_SOCKET ", or $BLCTL_SOCKET)\n"
+		"  -s SOCK   control socket (default " BL_PROTO_DEFAULT_SOCKET
+		", or $BLCTL_SOCKET)\n"
 		"  -j        JSON output\n"
 		"  -t SECS   reply timeout (default 120)\n"
 		"exit: 0 ok, 1 refused/failed, 2 usage, 3 cannot connect/not allowed\n");
@@ -103,17 +101,20 @@ static int check_json(const char *path, const struct bl_policy *p, const struct 
 	json_object_set(root, "errors", errors);
 	json_object_set(root, "warnings", warnings);
 	if (err->nerrors > json_array_size(errors))
-		json_object_set_new(root, "more_errors",
-				    json_integer(err->nerrors - (json_int_t)json_array_size(errors)));
+		json_object_set_new(
+			root, "more_errors",
+			json_integer(err->nerrors - (json_int_t)json_array_size(errors)));
 	if (p) {
 		char hash[65];
 
 		bl_policy_hash_hex(p, hash);
 		json_object_set_new(root, "sha256", json_string(hash));
 		json_object_set_new(root, "lists", json_integer(bl_policy_nlists(p)));
-		json_object_set_new(root, "entries", json_integer((json_int_t)bl_policy_nentries(p)));
+		json_object_set_new(root, "entries",
+				    json_integer((json_int_t)bl_policy_nentries(p)));
 		json_object_set_new(root, "rules", json_integer(bl_policy_nrules(p)));
-		json_object_set_new(root, "default", json_string(bl_action_kind_name(bl_policy_default(p))));
+		json_object_set_new(root, "default",
+				    json_string(bl_action_kind_name(bl_policy_default(p))));
 	}
 	if (json_dumpf(root, stdout, JSON_COMPACT) == 0 && fputc('\n', stdout) != EOF)
 		rc = p ? 0 : EXIT_REFUSED;
@@ -159,7 +160,8 @@ static int policy_check(const struct blctl *c, int argc, char **argv)
 		for (unsigned i = 0; i < err->ndiags; i++)
 			shown += err->diag[i].severity == BL_POLICY_ERROR;
 		if (err->nerrors > shown)
-			fprintf(stderr, "%s: %u more errors not shown\n", argv[0], err->nerrors - shown);
+			fprintf(stderr, "%s: %u more errors not shown\n", argv[0],
+				err->nerrors - shown);
 		fprintf(stderr, "%s: policy refused (%u error%s)\n", argv[0], err->nerrors,
 			err->nerrors == 1 ? "" : "s");
 		rc = EXIT_REFUSED;
@@ -204,12 +206,14 @@ static int print_error(const struct blctl *c, json_t *reply)
 		fputc('\n', stdout);
 	} else {
 		json_array_foreach(json_object_get(e, "diags"), i, d)
-			fprintf(stderr, "%s:%lld:%lld: %s: %s\n", json_string_value(json_object_get(d, "file")),
+			fprintf(stderr, "%s:%lld:%lld: %s: %s\n",
+				json_string_value(json_object_get(d, "file")),
 				json_integer_value(json_object_get(d, "line")),
 				json_integer_value(json_object_get(d, "column")),
 				json_string_value(json_object_get(d, "severity")) ?: "error",
 				json_string_value(json_object_get(d, "message")));
-		fprintf(stderr, "blctl: %s\n", json_string_value(json_object_get(e, "message")) ?: code);
+		fprintf(stderr, "blctl: %s\n",
+			json_string_value(json_object_get(e, "message")) ?: code);
 	}
 	return !strcmp(code, BL_PROTO_E_DENIED) ? EXIT_CONNECT : EXIT_REFUSED;
 }
@@ -218,7 +222,8 @@ static int print_error(const struct blctl *c, json_t *reply)
  * One request: connect, call, return the reply when ok (*out, caller
  * decrefs) or print why not. Returns the exit code (0 with *out set).
  */
-static int call_daemon(const struct blctl *c, struct bl_client *cl, const char *cmd, json_t *args, json_t **out)
+static int call_daemon(const struct blctl *c, struct bl_client *cl, const char *cmd, json_t *args,
+		       json_t **out)
 {
 	char err[512];
 	json_t *reply = NULL;
@@ -239,7 +244,8 @@ static int call_daemon(const struct blctl *c, struct bl_client *cl, const char *
 }
 
 /* Connect, call, print JSON when -j: the common shape of a simple verb. */
-static int simple(const struct blctl *c, const char *cmd, json_t *args, json_t **result, json_t **reply)
+static int simple(const struct blctl *c, const char *cmd, json_t *args, json_t **result,
+		  json_t **reply)
 {
 	struct bl_client *cl;
 	int rc;
@@ -416,7 +422,8 @@ static int policy_load(const struct blctl *c, int argc, char **argv)
 		goto out;
 	r = json_object_get(reply, "result");
 	printf("generation %lld: %lld rules, %lld lists (%lld entries), build %.1f ms, publish %.0f us, "
-	       "sha256 %s\n", inum(r, "generation"), inum(r, "rules"), inum(r, "lists"), inum(r, "entries"),
+	       "sha256 %s\n",
+	       inum(r, "generation"), inum(r, "rules"), inum(r, "lists"), inum(r, "entries"),
 	       num(r, "build_ms"), num(r, "publish_us"), str(r, "sha256"));
 out:
 	json_decref(reply);
@@ -431,7 +438,8 @@ static int policy_check_daemon(const struct blctl *c, const char *path)
 	if (!rc && !c->json) {
 		r = json_object_get(reply, "result");
 		printf("%s: ok (compiled by the daemon, not published): %lld rules, %lld lists (%lld entries), "
-		       "build %.1f ms, sha256 %s\n", path, inum(r, "rules"), inum(r, "lists"), inum(r, "entries"),
+		       "build %.1f ms, sha256 %s\n",
+		       path, inum(r, "rules"), inum(r, "lists"), inum(r, "entries"),
 		       num(r, "build_ms"), str(r, "sha256"));
 	}
 	json_decref(reply);
@@ -460,7 +468,8 @@ static int policy_show(const struct blctl *c, int argc, char **argv)
 	rc = simple(c, "policy.show", args, &r, &reply);
 	if (rc || c->json)
 		goto out;
-	printf("# %s, generation %lld, sha256 %s\n# loaded ", str(r, "name"), inum(r, "generation"), str(r, "sha256"));
+	printf("# %s, generation %lld, sha256 %s\n# loaded ", str(r, "name"), inum(r, "generation"),
+	       str(r, "sha256"));
 	print_time((time_t)inum(r, "loaded_at"));
 	if (inum(r, "by_uid") < 0)
 		printf(" from the configuration at start-up\n");
@@ -488,24 +497,29 @@ static int policy_diff(const struct blctl *c, int argc, char **argv)
 		goto out;
 	r = json_object_get(reply, "result");
 	rules = json_object_get(r, "rules");
-	printf("--- running %.16s\n+++ %s %.16s\n", str(r, "running"), argv[0], str(r, "candidate"));
+	printf("--- running %.16s\n+++ %s %.16s\n", str(r, "running"), argv[0],
+	       str(r, "candidate"));
 	if (json_is_true(json_object_get(r, "same"))) {
 		printf("(no change)\n");
 		goto out;
 	}
 	json_array_foreach(json_object_get(rules, "removed"), i, x)
 		printf("- rule %s: %s\n", str(x, "name"), str(x, "rule"));
-	json_array_foreach(json_object_get(rules, "added"), i, x)
-		printf("+ rule %s (at %lld): %s\n", str(x, "name"), inum(x, "position"), str(x, "rule"));
-	json_array_foreach(json_object_get(rules, "changed"), i, x)
-		printf("~ rule %s\n    - %s\n    + %s\n", str(x, "name"), str(x, "old"), str(x, "new"));
+	json_array_foreach(json_object_get(rules, "added"), i, x) printf(
+		"+ rule %s (at %lld): %s\n", str(x, "name"), inum(x, "position"), str(x, "rule"));
+	json_array_foreach(json_object_get(rules, "changed"), i, x) printf(
+		"~ rule %s\n    - %s\n    + %s\n", str(x, "name"), str(x, "old"), str(x, "new"));
 	json_array_foreach(json_object_get(rules, "moved"), i, x)
-		printf("~ rule %s moved from %lld to %lld\n", str(x, "name"), inum(x, "from"), inum(x, "to"));
-	json_object_foreach(json_object_get(r, "lists"), k, x) {
+		printf("~ rule %s moved from %lld to %lld\n", str(x, "name"), inum(x, "from"),
+		       inum(x, "to"));
+	json_object_foreach(json_object_get(r, "lists"), k, x)
+	{
 		if (!strcmp(str(x, "status"), "changed"))
-			printf("~ list %s: +%lld -%lld entries\n", k, inum(x, "added"), inum(x, "removed"));
+			printf("~ list %s: +%lld -%lld entries\n", k, inum(x, "added"),
+			       inum(x, "removed"));
 		else
-			printf("%c list %s (%lld entries)\n", !strcmp(str(x, "status"), "added") ? '+' : '-', k,
+			printf("%c list %s (%lld entries)\n",
+			       !strcmp(str(x, "status"), "added") ? '+' : '-', k,
 			       inum(x, "entries"));
 	}
 	if ((x = json_object_get(r, "default")))
@@ -525,8 +539,8 @@ static int policy_rollback(const struct blctl *c, int argc)
 	rc = simple(c, "policy.rollback", NULL, &r, &reply);
 	if (!rc && !c->json)
 		printf("generation %lld: %s rolled back to, build %.1f ms, publish %.0f us, sha256 %s\n",
-		       inum(r, "generation"), str(r, "name"), num(r, "build_ms"), num(r, "publish_us"),
-		       str(r, "sha256"));
+		       inum(r, "generation"), str(r, "name"), num(r, "build_ms"),
+		       num(r, "publish_us"), str(r, "sha256"));
 	json_decref(reply);
 	return rc;
 }
@@ -545,8 +559,10 @@ static int list_verb(const struct blctl *c, const char *verb, int argc, char **a
 			json_object_set_new(args, "limit", json_integer(atoll(argv[2])));
 		rc = simple(c, "list.show", args, &r, &reply);
 		if (!rc && !c->json) {
-			printf("# list %s (%s), %lld entries%s\n", str(r, "list"), str(r, "type"), inum(r, "n"),
-			       json_is_true(json_object_get(r, "truncated")) ? ", first ones shown" : "");
+			printf("# list %s (%s), %lld entries%s\n", str(r, "list"), str(r, "type"),
+			       inum(r, "n"),
+			       json_is_true(json_object_get(r, "truncated")) ? ", first ones shown"
+									     : "");
 			json_array_foreach(json_object_get(r, "entries"), i, v)
 				printf("%s\n", json_string_value(v));
 		}
@@ -561,8 +577,9 @@ static int list_verb(const struct blctl *c, const char *verb, int argc, char **a
 	rc = simple(c, !strcmp(verb, "add") ? "list.add" : "list.del", args, &r, &reply);
 	if (!rc && !c->json)
 		printf("list %s: %lld %s, %lld entries; %s, generation %lld%s\n", str(r, "list"),
-		       inum(r, !strcmp(verb, "add") ? "added" : "removed"), !strcmp(verb, "add") ? "added" : "removed",
-		       inum(r, "n"), str(r, "path"), inum(r, "generation"),
+		       inum(r, !strcmp(verb, "add") ? "added" : "removed"),
+		       !strcmp(verb, "add") ? "added" : "removed", inum(r, "n"), str(r, "path"),
+		       inum(r, "generation"),
 		       !strcmp(str(r, "path"), "rebuild") ? "" : " (nothing to do)");
 	json_decref(reply);
 	return rc;
@@ -590,23 +607,24 @@ static int stats(const struct blctl *c, int argc, char **argv)
 	}
 	x = json_object_get(r, "totals");
 	printf("generation %lld  rx %lld  tx %lld  dropped %lld  held %lld  generated %lld  (%s)\n",
-	       inum(r, "policy_generation"), inum(x, "rx"), inum(x, "tx"), inum(x, "dropped"), inum(x, "held"),
-	       inum(x, "generated"), json_is_true(json_object_get(x, "balanced")) ? "balanced" : "in flight");
-	printf("%-8s %-20s %14s %14s %12s %12s\n", "port", "device", "rx", "tx", "missed", "nombuf");
+	       inum(r, "policy_generation"), inum(x, "rx"), inum(x, "tx"), inum(x, "dropped"),
+	       inum(x, "held"), inum(x, "generated"),
+	       json_is_true(json_object_get(x, "balanced")) ? "balanced" : "in flight");
+	printf("%-8s %-20s %14s %14s %12s %12s\n", "port", "device", "rx", "tx", "missed",
+	       "nombuf");
 	json_object_foreach(json_object_get(r, "ports"), k, x)
-		printf("%-8s %-20s %14lld %14lld %12lld %12lld\n", k, str(x, "name"), inum(x, "rx"), inum(x, "tx"),
-		       inum(x, "imissed"), inum(x, "rx_nombuf"));
+		printf("%-8s %-20s %14lld %14lld %12lld %12lld\n", k, str(x, "name"), inum(x, "rx"),
+		       inum(x, "tx"), inum(x, "imissed"), inum(x, "rx_nombuf"));
 	printf("%-8s %14s %14s %10s %10s\n", "worker", "rx", "tx", "flows", "events_lost");
 	json_array_foreach(json_object_get(r, "workers"), i, w)
-		printf("%-8zu %14lld %14lld %10lld %10lld\n", i, inum(w, "rx"), inum(w, "tx"), inum(w, "flows"),
-		       inum(w, "events_lost"));
+		printf("%-8zu %14lld %14lld %10lld %10lld\n", i, inum(w, "rx"), inum(w, "tx"),
+		       inum(w, "flows"), inum(w, "events_lost"));
 	printf("%-32s %14s %16s\n", "rule", "packets", "bytes");
 	json_object_foreach(json_object_get(r, "rules"), k, x)
 		printf("%-32s %14lld %16lld\n", k, inum(x, "packets"), inum(x, "bytes"));
 	printf("%-32s %14s\n", "drop reason", "packets");
-	json_object_foreach(json_object_get(r, "drops"), k, x)
-		if (json_integer_value(x))
-			printf("%-32s %14lld\n", k, (long long)json_integer_value(x));
+	json_object_foreach(json_object_get(r, "drops"), k, x) if (json_integer_value(x))
+		printf("%-32s %14lld\n", k, (long long)json_integer_value(x));
 out:
 	json_decref(reply);
 	return rc;
@@ -614,7 +632,8 @@ out:
 
 static int flows(const struct blctl *c, int argc, char **argv)
 {
-	static const char *const opts[] = { "--prefix", "--port", "--rule", "--verdict", "--limit", "--cursor" };
+	static const char *const opts[] = { "--prefix",	 "--port",  "--rule",
+					    "--verdict", "--limit", "--cursor" };
 	json_t *args = json_object(), *reply, *r, *f;
 	struct bl_client *cl;
 	bool all = false, header = true;
@@ -632,7 +651,8 @@ static int flows(const struct blctl *c, int argc, char **argv)
 			;
 		if (o == sizeof(opts) / sizeof(opts[0]) || k + 1 == argc) {
 			json_decref(args);
-			return usage_error("flows: unknown or incomplete option \"%s\"%s", argv[k], "");
+			return usage_error("flows: unknown or incomplete option \"%s\"%s", argv[k],
+					   "");
 		}
 		if (o == 1 || o == 4 || o == 5) {
 			char *end;
@@ -662,19 +682,29 @@ static int flows(const struct blctl *c, int argc, char **argv)
 			fputc('\n', stdout);
 		} else {
 			if (header)
-				printf("%-3s %-5s %-41s %-41s %-11s %-10s %-20s %10s %10s\n", "w", "proto", "initiator",
-				       "responder", "state", "verdict", "rule", "pkts", "bytes");
+				printf("%-3s %-5s %-41s %-41s %-11s %-10s %-20s %10s %10s\n", "w",
+				       "proto", "initiator", "responder", "state", "verdict",
+				       "rule", "pkts", "bytes");
 			header = false;
-			json_array_foreach(json_object_get(r, "flows"), i, f) {
+			json_array_foreach(json_object_get(r, "flows"), i, f)
+			{
 				char a[80], b[80];
-				json_t *p = json_object_get(f, "packets"), *by = json_object_get(f, "bytes");
+				json_t *p = json_object_get(f, "packets"),
+				       *by = json_object_get(f, "bytes");
 
-				snprintf(a, sizeof(a), inum(f, "family") == 6 ? "[%s]:%lld" : "%s:%lld", str(f, "src"), inum(f, "sport"));
-				snprintf(b, sizeof(b), inum(f, "family") == 6 ? "[%s]:%lld" : "%s:%lld", str(f, "dst"), inum(f, "dport"));
-				printf("%-3lld %-5lld %-41s %-41s %-11s %-10s %-20s %10lld %10lld\n", inum(f, "worker"),
-				       inum(f, "proto"), a, b, str(f, "state"), str(f, "verdict"), str(f, "rule"),
-				       (long long)(json_integer_value(json_array_get(p, 0)) + json_integer_value(json_array_get(p, 1))),
-				       (long long)(json_integer_value(json_array_get(by, 0)) + json_integer_value(json_array_get(by, 1))));
+				snprintf(a, sizeof(a),
+					 inum(f, "family") == 6 ? "[%s]:%lld" : "%s:%lld",
+					 str(f, "src"), inum(f, "sport"));
+				snprintf(b, sizeof(b),
+					 inum(f, "family") == 6 ? "[%s]:%lld" : "%s:%lld",
+					 str(f, "dst"), inum(f, "dport"));
+				printf("%-3lld %-5lld %-41s %-41s %-11s %-10s %-20s %10lld %10lld\n",
+				       inum(f, "worker"), inum(f, "proto"), a, b, str(f, "state"),
+				       str(f, "verdict"), str(f, "rule"),
+				       (long long)(json_integer_value(json_array_get(p, 0)) +
+						   json_integer_value(json_array_get(p, 1))),
+				       (long long)(json_integer_value(json_array_get(by, 0)) +
+						   json_integer_value(json_array_get(by, 1))));
 			}
 		}
 		f = json_object_get(r, "cursor");
@@ -703,14 +733,15 @@ static int status(const struct blctl *c, int argc)
 	rc = simple(c, "status", NULL, &r, &reply);
 	if (rc || c->json)
 		goto out;
-	printf("brightline %s (pid %lld), up %llds, protocol %lld\n", str(r, "version"), inum(r, "pid"),
-	       inum(r, "uptime_s"), inum(r, "proto"));
+	printf("brightline %s (pid %lld), up %llds, protocol %lld\n", str(r, "version"),
+	       inum(r, "pid"), inum(r, "uptime_s"), inum(r, "proto"));
 	printf("policy: generation %lld, %s, sha256 %s\n", inum(r, "generation"), str(r, "policy"),
-	       json_string_length(json_object_get(r, "sha256")) ? str(r, "sha256") : "(none: default_ip)");
+	       json_string_length(json_object_get(r, "sha256")) ? str(r, "sha256")
+								: "(none: default_ip)");
 	printf("workers: %lld\n", inum(r, "workers"));
-	json_array_foreach(json_object_get(r, "ports"), i, p)
-		printf("port %s: %s %s (%lld Mb/s)\n", str(p, "side"), str(p, "name"),
-		       json_is_true(json_object_get(p, "up")) ? "up" : "down", inum(p, "speed_mbps"));
+	json_array_foreach(json_object_get(r, "ports"), i, p) printf(
+		"port %s: %s %s (%lld Mb/s)\n", str(p, "side"), str(p, "name"),
+		json_is_true(json_object_get(p, "up")) ? "up" : "down", inum(p, "speed_mbps"));
 out:
 	json_decref(reply);
 	return rc;
@@ -751,7 +782,8 @@ static const char *hint(const char *word, const char *const *cands, size_t n, ch
 
 int main(int argc, char **argv)
 {
-	struct blctl c = { .sock = getenv("BLCTL_SOCKET") ?: BL_PROTO_DEFAULT_SOCKET, .timeout_s = 120 };
+	struct blctl c = { .sock = getenv("BLCTL_SOCKET") ?: BL_PROTO_DEFAULT_SOCKET,
+			   .timeout_s = 120 };
 	const char *names[NOBJECTS];
 	const struct object *obj = NULL;
 	char buf[128];
@@ -764,18 +796,10 @@ int main(int argc, char **argv)
 			if (!c.timeout_s)
 				return usage_error("-t needs a number of seconds%s%s", "", "");
 			break;
-		case 's':
-			c.sock = optarg;
-			break;
-		case 'j':
-			c.json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_USAGE;
+		case 's': c.sock = optarg; break;
+		case 'j': c.json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	argc -= optind;

@@ -17,7 +17,7 @@ struct bl_client {
 	int fd;
 	unsigned timeout_s;
 	long long next_id;
-	char *buf;          /* bytes received past the last reply */
+	char *buf; /* bytes received past the last reply */
 	size_t len, cap;
 };
 
@@ -49,8 +49,9 @@ struct bl_client *bl_client_connect(const char *path, unsigned timeout_s, char *
 out_err:
 	saved = errno;
 	snprintf(err, errlen, "cannot connect to %s: %s%s", path, strerror(saved),
-		 saved == ENOENT || saved == ECONNREFUSED ? " (is brightline running? -s SOCK)" :
-		 saved == EACCES ? " (root or the brightline group needed)" : "");
+		 saved == ENOENT || saved == ECONNREFUSED ? " (is brightline running? -s SOCK)"
+		 : saved == EACCES			  ? " (root or the brightline group needed)"
+							  : "");
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
@@ -142,8 +143,8 @@ static int recv_line(struct bl_client *c, char **line, const struct timespec *dl
 	}
 }
 
-int bl_client_call(struct bl_client *c, const char *cmd, json_t *args, json_t **reply,
-		   char *err, size_t errlen)
+int bl_client_call(struct bl_client *c, const char *cmd, json_t *args, json_t **reply, char *err,
+		   size_t errlen)
 {
 	json_t *req;
 	json_error_t je;
@@ -153,8 +154,8 @@ int bl_client_call(struct bl_client *c, const char *cmd, json_t *args, json_t **
 	int rc;
 
 	*reply = NULL;
-	req = json_pack("{s:i, s:I, s:s, s:o}", "v", BL_PROTO_VERSION, "id", (json_int_t)id,
-			"cmd", cmd, "args", args ? args : json_object());
+	req = json_pack("{s:i, s:I, s:s, s:o}", "v", BL_PROTO_VERSION, "id", (json_int_t)id, "cmd",
+			cmd, "args", args ? args : json_object());
 	if (!req) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -177,8 +178,10 @@ int bl_client_call(struct bl_client *c, const char *cmd, json_t *args, json_t **
 		rc = r2 && rc ? rc : r2;
 	}
 	if (rc) {
-		snprintf(err, errlen, "%s: %s", cmd, rc == -ETIMEDOUT ? "no reply from the daemon (timeout)" :
-			 rc == -ECONNRESET || rc == -EPIPE ? "the daemon closed the connection" : strerror(-rc));
+		snprintf(err, errlen, "%s: %s", cmd,
+			 rc == -ETIMEDOUT		     ? "no reply from the daemon (timeout)"
+			 : rc == -ECONNRESET || rc == -EPIPE ? "the daemon closed the connection"
+							     : strerror(-rc));
 		goto out_free;
 	}
 	*reply = json_loads(line, 0, &je);
@@ -197,13 +200,15 @@ out_free:
 /* base64 of n bytes into a malloc'd string. */
 static char *b64(const unsigned char *s, size_t n)
 {
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
 
 	if (!out)
 		return NULL;
 	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = s[i] << 16 | (i + 1 < n ? s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
+		unsigned v =
+			s[i] << 16 | (i + 1 < n ? s[i + 1] << 8 : 0) | (i + 2 < n ? s[i + 2] : 0);
 
 		*o++ = tab[v >> 18 & 63];
 		*o++ = tab[v >> 12 & 63];
@@ -222,7 +227,8 @@ static int check_reply(json_t *r, json_t **keep, const char *what, char *err, si
 	if (json_is_true(json_object_get(r, "ok")))
 		return 0;
 	e = json_object_get(r, "error");
-	snprintf(err, errlen, "%s: %s", what, json_string_value(json_object_get(e, "message")) ?: "refused");
+	snprintf(err, errlen, "%s: %s", what,
+		 json_string_value(json_object_get(e, "message")) ?: "refused");
 	if (keep) {
 		json_decref(*keep);
 		*keep = json_incref(r);
@@ -239,16 +245,18 @@ int bl_client_upload(struct bl_client *c, const struct bl_client_file *files, si
 	if (!list)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("{s:s, s:I}", "name", files[i].name,
-						      "size", (json_int_t)files[i].len));
+		json_array_append_new(list, json_pack("{s:s, s:I}", "name", files[i].name, "size",
+						      (json_int_t)files[i].len));
 	rc = bl_client_call(c, "upload.begin",
-			    json_pack("{s:s, s:o}", "policy", files[0].name, "files", list), &r, err, errlen);
+			    json_pack("{s:s, s:o}", "policy", files[0].name, "files", list), &r,
+			    err, errlen);
 	if (rc || (rc = check_reply(r, reply, "upload", err, errlen)))
 		goto out_free;
 	*id = json_integer_value(json_object_get(json_object_get(r, "result"), "upload"));
 	for (size_t i = 0; i < n; i++)
 		for (size_t off = 0; off < files[i].len; off += BL_PROTO_CHUNK) {
-			size_t k = files[i].len - off < BL_PROTO_CHUNK ? files[i].len - off : BL_PROTO_CHUNK;
+			size_t k = files[i].len - off < BL_PROTO_CHUNK ? files[i].len - off
+								       : BL_PROTO_CHUNK;
 			char *data = b64((const unsigned char *)files[i].text + off, k);
 
 			if (!data) {
@@ -259,9 +267,10 @@ int bl_client_upload(struct bl_client *c, const struct bl_client_file *files, si
 			json_decref(r);
 			r = NULL;
 			rc = bl_client_call(c, "upload.chunk",
-					    json_pack("{s:I, s:s, s:I, s:s}", "upload", (json_int_t)*id,
-						      "name", files[i].name, "offset", (json_int_t)off,
-						      "b64", data), &r, err, errlen);
+					    json_pack("{s:I, s:s, s:I, s:s}", "upload",
+						      (json_int_t)*id, "name", files[i].name,
+						      "offset", (json_int_t)off, "b64", data),
+					    &r, err, errlen);
 			free(data);
 			if (rc || (rc = check_reply(r, reply, "upload", err, errlen)))
 				goto out_free;

@@ -31,8 +31,8 @@ void bl_client_close(struct bl_client *c);
  * reply. Returns 0 and the parsed reply in *reply (caller decrefs), or
  * -errno with a message in err (connection lost, timeout, bad reply).
  */
-int bl_client_call(struct bl_client *c, const char *cmd, json_t *args, json_t **reply,
-		   char *err, size_t errlen);
+int bl_client_call(struct bl_client *c, const char *cmd, json_t *args, json_t **reply, char *err,
+		   size_t errlen);
 
 /*
  * Upload files[0..n) (files[0] is the policy) in chunks; returns 0 with the

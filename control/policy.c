@@ -98,7 +98,11 @@ static const char *join(char *buf, size_t len, const char *const *w, size_t n)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < n && off < len; i++)
-		off += (size_t)snprintf(buf + off, len - off, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", w[i]);
+		off += (size_t)snprintf(buf + off, len - off, "%s%s",
+					i == 0	     ? ""
+					: i + 1 == n ? " or "
+						     : ", ",
+					w[i]);
 	return buf;
 }
 
@@ -208,18 +212,39 @@ static bool parse_quantity(const char *s, const struct unit *units, size_t nunit
 }
 
 static const struct unit rate_units[] = {
-	{ "bit", 1 }, { "kbit", 1000 }, { "Kbit", 1000 }, { "Mbit", 1000000 }, { "mbit", 1000000 },
-	{ "Gbit", 1000000000 }, { "gbit", 1000000000 }, { "Tbit", 1000000000000 },
-	{ "bit/s", 1 }, { "kbit/s", 1000 }, { "Kbit/s", 1000 }, { "Mbit/s", 1000000 },
-	{ "Gbit/s", 1000000000 }, { "Tbit/s", 1000000000000 },
-	{ "bps", 1 }, { "kbps", 1000 }, { "Kbps", 1000 }, { "Mbps", 1000000 },
-	{ "Gbps", 1000000000 }, { "Tbps", 1000000000000 },
+	{ "bit", 1 },
+	{ "kbit", 1000 },
+	{ "Kbit", 1000 },
+	{ "Mbit", 1000000 },
+	{ "mbit", 1000000 },
+	{ "Gbit", 1000000000 },
+	{ "gbit", 1000000000 },
+	{ "Tbit", 1000000000000 },
+	{ "bit/s", 1 },
+	{ "kbit/s", 1000 },
+	{ "Kbit/s", 1000 },
+	{ "Mbit/s", 1000000 },
+	{ "Gbit/s", 1000000000 },
+	{ "Tbit/s", 1000000000000 },
+	{ "bps", 1 },
+	{ "kbps", 1000 },
+	{ "Kbps", 1000 },
+	{ "Mbps", 1000000 },
+	{ "Gbps", 1000000000 },
+	{ "Tbps", 1000000000000 },
 };
 
 static const struct unit size_units[] = {
-	{ "B", 1 }, { "kB", 1000 }, { "KB", 1000 }, { "MB", 1000000 }, { "GB", 1000000000 },
-	{ "TB", 1000000000000 }, { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 },
-	{ "GiB", 1ull << 30 }, { "TiB", 1ull << 40 },
+	{ "B", 1 },
+	{ "kB", 1000 },
+	{ "KB", 1000 },
+	{ "MB", 1000000 },
+	{ "GB", 1000000000 },
+	{ "TB", 1000000000000 },
+	{ "KiB", 1ull << 10 },
+	{ "MiB", 1ull << 20 },
+	{ "GiB", 1ull << 30 },
+	{ "TiB", 1ull << 40 },
 };
 
 static const struct unit time_units[] = {
@@ -228,15 +253,19 @@ static const struct unit time_units[] = {
 
 #define MAX_RATE_BPS  10000000000000ull /* 10 Tbit/s */
 #define MAX_BYTES     (1ull << 60)
-#define MIN_BURST     1514u             /* one full Ethernet frame */
+#define MIN_BURST     1514u /* one full Ethernet frame */
 #define MAX_ROLLING_S (366ull * 86400)
 
 static bool get_rate(struct loader *L, const struct node *n, uint64_t *out)
 {
 	if (!expect_kind(L, n, NODE_SCALAR, "a rate like \"10Mbit\""))
 		return false;
-	if (!parse_quantity(n->str, rate_units, N(rate_units), out) || *out == 0 || *out > MAX_RATE_BPS) {
-		node_error(L, n, "invalid rate \"%.64s\": expected bits per second from 1bit to 10Tbit, like \"10Mbit\"", n->str);
+	if (!parse_quantity(n->str, rate_units, N(rate_units), out) || *out == 0 ||
+	    *out > MAX_RATE_BPS) {
+		node_error(
+			L, n,
+			"invalid rate \"%.64s\": expected bits per second from 1bit to 10Tbit, like \"10Mbit\"",
+			n->str);
 		return false;
 	}
 	return true;
@@ -248,8 +277,10 @@ static bool get_bytes(struct loader *L, const struct node *n, const char *what, 
 	if (!expect_kind(L, n, NODE_SCALAR, "a size like \"5GB\""))
 		return false;
 	if (!parse_quantity(n->str, size_units, N(size_units), out) || *out > MAX_BYTES) {
-		node_error(L, n, "invalid %s \"%.64s\": expected bytes with a unit (B, kB, MB, GB, TB, KiB, MiB, GiB, TiB), like \"5GB\"",
-			   what, n->str);
+		node_error(
+			L, n,
+			"invalid %s \"%.64s\": expected bytes with a unit (B, kB, MB, GB, TB, KiB, MiB, GiB, TiB), like \"5GB\"",
+			what, n->str);
 		return false;
 	}
 	if (*out < min) {
@@ -285,7 +316,10 @@ static bool get_duration(struct loader *L, const struct node *n, uint64_t *out)
 		s += digits + 1;
 	} while (*s);
 	if (total < 60 || total > MAX_ROLLING_S) {
-		node_error(L, n, "invalid duration \"%.64s\": expected 1m to 366d written with s, m, h, d or w, like \"24h\"", n->str);
+		node_error(
+			L, n,
+			"invalid duration \"%.64s\": expected 1m to 366d written with s, m, h, d or w, like \"24h\"",
+			n->str);
 		return false;
 	}
 	*out = total;
@@ -308,7 +342,10 @@ static bool get_timezone(struct loader *L, const struct node *n, const char **ou
 		ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
 		     (s[i] >= '0' && s[i] <= '9') || strchr("/_+-.", s[i]);
 	if (!ok) {
-		node_error(L, n, "invalid timezone \"%.64s\": expected an IANA name like \"Europe/Paris\" or \"UTC\"", s);
+		node_error(
+			L, n,
+			"invalid timezone \"%.64s\": expected an IANA name like \"Europe/Paris\" or \"UTC\"",
+			s);
 		return false;
 	}
 	*out = arena_strndup(&L->p->arena, s, n->len);
@@ -340,7 +377,10 @@ static bool get_per(struct loader *L, const struct node *map, enum bl_meter_per 
 	if (!expect_kind(L, sn, NODE_SCALAR, "a prefix length from 1 to 128"))
 		return false;
 	if (!parse_u64(sn->str, sn->len, &v) || v < 1 || v > 128) {
-		node_error(L, sn, "invalid subscriber-prefix6 \"%.64s\": expected a prefix length from 1 to 128", sn->str);
+		node_error(
+			L, sn,
+			"invalid subscriber-prefix6 \"%.64s\": expected a prefix length from 1 to 128",
+			sn->str);
 		return false;
 	}
 	*p6 = (uint8_t)v;
@@ -367,7 +407,8 @@ static bool parse_rate_limit(struct loader *L, const struct node *n, struct bl_r
 	if (burst)
 		ok &= get_bytes(L, burst, "burst", MIN_BURST, &rl->burst_bytes);
 	else if (ok)
-		rl->burst_bytes = rl->rate_bps / 80 > 2 * MIN_BURST ? rl->rate_bps / 80 : 2 * MIN_BURST;
+		rl->burst_bytes =
+			rl->rate_bps / 80 > 2 * MIN_BURST ? rl->rate_bps / 80 : 2 * MIN_BURST;
 	ok &= get_per(L, n, &rl->per, &rl->subscriber_prefix6);
 	return ok;
 }
@@ -397,7 +438,8 @@ static bool parse_period(struct loader *L, const struct node *n, struct bl_quota
 		return get_duration(L, rolling, &q->rolling_s);
 	}
 	if (!cal) {
-		node_error(L, n, "period needs \"rolling: DURATION\" or \"calendar: day|week|month\"");
+		node_error(L, n,
+			   "period needs \"rolling: DURATION\" or \"calendar: day|week|month\"");
 		return false;
 	}
 	q->period = BL_PERIOD_CALENDAR;
@@ -419,7 +461,9 @@ static bool parse_then(struct loader *L, const struct node *n, struct bl_quota *
 
 	if (n->kind == NODE_MAP) {
 		if (n->n != 2) {
-			node_error(L, n, "expected one action after a quota (drop, reject or rate-limit)");
+			node_error(
+				L, n,
+				"expected one action after a quota (drop, reject or rate-limit)");
 			return false;
 		}
 		word = n->first;
@@ -437,7 +481,9 @@ static bool parse_then(struct loader *L, const struct node *n, struct bl_quota *
 		return true;
 	}
 	if (n->kind != NODE_MAP) {
-		node_error(L, n, "rate-limit needs parameters, like \"then: {rate-limit: {rate: 1Mbit}}\"");
+		node_error(
+			L, n,
+			"rate-limit needs parameters, like \"then: {rate-limit: {rate: 1Mbit}}\"");
 		return false;
 	}
 	q->then = BL_ACT_RATE_LIMIT;
@@ -450,16 +496,19 @@ static bool parse_quota(struct loader *L, const struct node *n, struct bl_quota 
 	const struct node *bytes, *period, *then;
 	bool ok = true;
 
-	if (!expect_kind(L, n, NODE_MAP, "quota parameters like {bytes: \"5GB\", period: {rolling: \"24h\"}, then: drop}"))
+	if (!expect_kind(
+		    L, n, NODE_MAP,
+		    "quota parameters like {bytes: \"5GB\", period: {rolling: \"24h\"}, then: drop}"))
 		return false;
 	check_keys(L, n, quota_keys, N(quota_keys), "quota");
 	bytes = map_get(n, "bytes");
 	period = map_get(n, "period");
 	then = map_get(n, "then");
 	if (!bytes || !period || !then) {
-		node_error(L, n, "quota needs %s", !bytes ? "bytes, like \"bytes: 5GB\"" :
-			   !period ? "a period, like \"period: {rolling: 24h}\"" :
-			   "then: drop, reject or rate-limit");
+		node_error(L, n, "quota needs %s",
+			   !bytes    ? "bytes, like \"bytes: 5GB\""
+			   : !period ? "a period, like \"period: {rolling: 24h}\""
+				     : "then: drop, reject or rate-limit");
 		return false;
 	}
 	ok &= get_bytes(L, bytes, "quota", 1, &q->bytes);
@@ -476,13 +525,16 @@ static bool parse_action(struct loader *L, const struct node *n, struct bl_polic
 	int i;
 
 	if (n->kind == NODE_SEQ) {
-		node_error(L, n, "expected one action (allow, drop, reject, log, rate-limit or quota), got a sequence");
+		node_error(
+			L, n,
+			"expected one action (allow, drop, reject, log, rate-limit or quota), got a sequence");
 		return false;
 	}
 	if (n->kind == NODE_MAP) {
 		if (n->n != 2) {
-			node_error(L, n->n ? n->first->next->next : n,
-				   "expected one action, like \"action: {rate-limit: {rate: 10Mbit}}\"");
+			node_error(
+				L, n->n ? n->first->next->next : n,
+				"expected one action, like \"action: {rate-limit: {rate: 10Mbit}}\"");
 			return false;
 		}
 		word = n->first;
@@ -500,8 +552,9 @@ static bool parse_action(struct loader *L, const struct node *n, struct bl_polic
 	}
 	if (n->kind != NODE_MAP) {
 		node_error(L, n, "%s needs parameters, like \"action: {%s}\"", word->str,
-			   a->kind == BL_ACT_RATE_LIMIT ? "rate-limit: {rate: 10Mbit}" :
-			   "quota: {bytes: 5GB, period: {rolling: 24h}, then: drop}");
+			   a->kind == BL_ACT_RATE_LIMIT
+				   ? "rate-limit: {rate: 10Mbit}"
+				   : "quota: {bytes: 5GB, period: {rolling: 24h}, then: drop}");
 		return false;
 	}
 	if (a->kind == BL_ACT_RATE_LIMIT)
@@ -510,8 +563,8 @@ static bool parse_action(struct loader *L, const struct node *n, struct bl_polic
 }
 
 /* Values of a match field: one scalar or a non-empty sequence of them. */
-#define FOR_VALUES(L, field, what, v)                                                  \
-	for (const struct node *v = values_first(L, field, what); v;                   \
+#define FOR_VALUES(L, field, what, v)                                                              \
+	for (const struct node *v = values_first(L, field, what); v;                               \
 	     v = field->kind == NODE_SEQ ? v->next : NULL)
 
 static const struct node *values_first(struct loader *L, const struct node *f, const char *what)
@@ -583,7 +636,8 @@ static uint8_t parse_addr(struct loader *L, const struct node *f, const char *fi
 	struct vec pfx = { .size = sizeof(struct bl_prefix) }, lists = { .size = sizeof(uint32_t) };
 	uint8_t fam = 0;
 
-	FOR_VALUES(L, f, "a prefix or a list name", v) {
+	FOR_VALUES(L, f, "a prefix or a list name", v)
+	{
 		char why[256];
 
 		if (!value_scalar(L, v, "a prefix or a list name"))
@@ -631,7 +685,8 @@ static void parse_lists_field(struct loader *L, const struct node *f, const char
 {
 	struct vec v = { .size = sizeof(uint32_t) };
 
-	FOR_VALUES(L, f, "a list name", e) {
+	FOR_VALUES(L, f, "a list name", e)
+	{
 		if (!value_scalar(L, e, "a list name"))
 			continue;
 		int64_t idx = list_ref(L, e, t, field);
@@ -656,7 +711,8 @@ static bool parse_protos(struct loader *L, const struct node *f, struct bl_polic
 	struct vec v = { .size = 1 };
 	bool ports = true;
 
-	FOR_VALUES(L, f, "a protocol", e) {
+	FOR_VALUES(L, f, "a protocol", e)
+	{
 		uint64_t num = 256;
 		uint8_t *slot;
 
@@ -667,7 +723,8 @@ static bool parse_protos(struct loader *L, const struct node *f, struct bl_polic
 				num = protocols[i].number;
 		if (num == 256 && e->str[0] >= '0' && e->str[0] <= '9' &&
 		    (!parse_u64(e->str, e->len, &num) || num > 255)) {
-			node_error(L, e, "invalid protocol number \"%.64s\" (expected 0 to 255)", e->str);
+			node_error(L, e, "invalid protocol number \"%.64s\" (expected 0 to 255)",
+				   e->str);
 			continue;
 		}
 		if (num == 256) {
@@ -701,7 +758,8 @@ static void parse_ports(struct loader *L, const struct node *f, const struct bl_
 {
 	struct vec v = { .size = sizeof(struct bl_port_range) };
 
-	FOR_VALUES(L, f, "a port or a range", e) {
+	FOR_VALUES(L, f, "a port or a range", e)
+	{
 		struct bl_port_range r, *slot;
 		const char *dash;
 
@@ -709,15 +767,21 @@ static void parse_ports(struct loader *L, const struct node *f, const struct bl_
 			continue;
 		dash = strchr(e->str, '-');
 		if (dash ? !parse_port(e->str, (size_t)(dash - e->str), &r.lo) ||
-			   !parse_port(dash + 1, strlen(dash + 1), &r.hi)
+				    !parse_port(dash + 1, strlen(dash + 1), &r.hi)
 			 : !parse_port(e->str, e->len, &r.lo)) {
-			node_error(L, e, "invalid port \"%.64s\" (expected a number from 0 to 65535 or a range like \"1024-65535\")", e->str);
+			node_error(
+				L, e,
+				"invalid port \"%.64s\" (expected a number from 0 to 65535 or a range like \"1024-65535\")",
+				e->str);
 			continue;
 		}
 		if (!dash)
 			r.hi = r.lo;
 		if (r.lo > r.hi) {
-			node_error(L, e, "empty port range \"%.64s\": the first port is higher than the last", e->str);
+			node_error(
+				L, e,
+				"empty port range \"%.64s\": the first port is higher than the last",
+				e->str);
 			continue;
 		}
 		slot = vec_push(&v);
@@ -734,7 +798,8 @@ static void parse_vlans(struct loader *L, const struct node *f, struct bl_policy
 {
 	struct vec v = { .size = sizeof(uint16_t) };
 
-	FOR_VALUES(L, f, "a VLAN id", e) {
+	FOR_VALUES(L, f, "a VLAN id", e)
+	{
 		uint64_t id;
 		uint16_t *slot;
 
@@ -766,7 +831,8 @@ static void parse_match(struct loader *L, const struct node *n, struct bl_policy
 	if ((f = map_get(n, "dst")))
 		fdst = parse_addr(L, f, "dst", &m->dst);
 	if (fsrc && fdst && !(fsrc & fdst))
-		node_error(L, map_get(n, "dst"), "dst is %s only and src %s only: the rule can never match",
+		node_error(L, map_get(n, "dst"),
+			   "dst is %s only and src %s only: the rule can never match",
 			   fdst == 1 ? "IPv4" : "IPv6", fsrc == 1 ? "IPv4" : "IPv6");
 	if (proto)
 		ports_ok = parse_protos(L, proto, m);
@@ -776,7 +842,9 @@ static void parse_match(struct loader *L, const struct node *n, struct bl_policy
 		if (!(f = map_get(n, key)))
 			continue;
 		if (!proto || !ports_ok) {
-			node_error(L, f, "%s needs \"proto: tcp\", \"udp\" or \"sctp\" in the same match", key);
+			node_error(L, f,
+				   "%s needs \"proto: tcp\", \"udp\" or \"sctp\" in the same match",
+				   key);
 			continue;
 		}
 		parse_ports(L, f, i ? &m->dports : &m->sports, i ? &m->ndports : &m->nsports);
@@ -784,9 +852,11 @@ static void parse_match(struct loader *L, const struct node *n, struct bl_policy
 	if ((f = map_get(n, "vlan")))
 		parse_vlans(L, f, m);
 	if ((f = map_get(n, "domain")))
-		parse_lists_field(L, f, "domain", BL_LIST_DOMAINS, &m->domain_lists, &m->ndomain_lists);
+		parse_lists_field(L, f, "domain", BL_LIST_DOMAINS, &m->domain_lists,
+				  &m->ndomain_lists);
 	if ((f = map_get(n, "pattern")))
-		parse_lists_field(L, f, "pattern", BL_LIST_PATTERNS, &m->pattern_lists, &m->npattern_lists);
+		parse_lists_field(L, f, "pattern", BL_LIST_PATTERNS, &m->pattern_lists,
+				  &m->npattern_lists);
 }
 
 /* Matches every packet in every direction. */
@@ -817,17 +887,21 @@ static void parse_rule(struct loader *L, const struct node *n, struct bl_policy_
 		node_error(L, n, "rule needs a name (its identity for counters and meters)");
 	else if (expect_kind(L, name, NODE_SCALAR, "a rule name")) {
 		if (!name_valid(name->str))
-			node_error(L, name, "invalid rule name \"%.64s\": expected a letter, then letters, digits, '-', '_' or '.' (at most %u)",
-				   name->str, BL_POLICY_MAX_NAME);
+			node_error(
+				L, name,
+				"invalid rule name \"%.64s\": expected a letter, then letters, digits, '-', '_' or '.' (at most %u)",
+				name->str, BL_POLICY_MAX_NAME);
 		r->name = arena_strndup(&L->p->arena, name->str, name->len);
 		L->oom |= !r->name;
 	}
 	if (dir && (i = word_index(L, dir, "direction", directions, N(directions))) >= 0)
 		r->direction = (enum bl_direction)i;
-	if (match && expect_kind(L, match, NODE_MAP, "a match (src, dst, proto, sport, dport, vlan, domain, pattern)"))
+	if (match && expect_kind(L, match, NODE_MAP,
+				 "a match (src, dst, proto, sport, dport, vlan, domain, pattern)"))
 		parse_match(L, match, &r->match);
 	if (!action)
-		node_error(L, n, "rule needs an action (allow, drop, reject, log, rate-limit or quota)");
+		node_error(L, n,
+			   "rule needs an action (allow, drop, reject, log, rate-limit or quota)");
 	else
 		parse_action(L, action, &r->action);
 }
@@ -849,7 +923,8 @@ static void parse_rules(struct loader *L, const struct node *rules, const struct
 	uint32_t i = 0;
 
 	if (rules->n > BL_POLICY_MAX_RULES) {
-		node_error(L, rules, "too many rules (%u, at most %u)", rules->n, BL_POLICY_MAX_RULES);
+		node_error(L, rules, "too many rules (%u, at most %u)", rules->n,
+			   BL_POLICY_MAX_RULES);
 		return;
 	}
 	p->rules = arena_alloc(&p->arena, (rules->n + 1) * sizeof(*p->rules));
@@ -866,8 +941,10 @@ static void parse_rules(struct loader *L, const struct node *rules, const struct
 		parse_rule(L, n, r);
 		sorted[i] = r;
 		if (catch_all)
-			node_warning(L, n, "rule \"%s\" is never reached: rule \"%s\" at line %u matches everything",
-				     r->name, catch_all->name, catch_all->line);
+			node_warning(
+				L, n,
+				"rule \"%s\" is never reached: rule \"%s\" at line %u matches everything",
+				r->name, catch_all->name, catch_all->line);
 		else if (match_all(r) && r->action.kind != BL_ACT_LOG && r->name[0])
 			catch_all = r;
 	}
@@ -877,8 +954,9 @@ static void parse_rules(struct loader *L, const struct node *rules, const struct
 		if (sorted[k]->name[0] && strcmp(sorted[k]->name, sorted[k - 1]->name) == 0) {
 			const struct node *dup = rnodes[sorted[k] - p->rules];
 
-			node_error(L, map_get(dup, "name"), "duplicate rule name \"%s\" (first at line %u)",
-				   sorted[k]->name, sorted[k - 1]->line);
+			node_error(L, map_get(dup, "name"),
+				   "duplicate rule name \"%s\" (first at line %u)", sorted[k]->name,
+				   sorted[k - 1]->line);
 		}
 }
 
@@ -1008,7 +1086,8 @@ static void parse_policy(struct loader *L, const struct node *root)
 	int i;
 
 	if (root->kind != NODE_MAP) {
-		node_error(L, root, "expected a mapping with version, lists, rules and default, got %s",
+		node_error(L, root,
+			   "expected a mapping with version, lists, rules and default, got %s",
 			   node_kind_name(root));
 		return;
 	}
@@ -1019,8 +1098,10 @@ static void parse_policy(struct loader *L, const struct node *root)
 	deflt = map_get(root, "default");
 	if (!version)
 		node_error(L, root, "policy needs \"version: 1\"");
-	else if (expect_kind(L, version, NODE_SCALAR, "version 1") && strcmp(version->str, "1") != 0)
-		node_error(L, version, "unsupported version \"%.64s\" (this brightline reads version 1)",
+	else if (expect_kind(L, version, NODE_SCALAR, "version 1") &&
+		 strcmp(version->str, "1") != 0)
+		node_error(L, version,
+			   "unsupported version \"%.64s\" (this brightline reads version 1)",
 			   version->str);
 	if (lists && !node_is_null(lists) &&
 	    expect_kind(L, lists, NODE_MAP, "a mapping of list names to lists"))
@@ -1034,7 +1115,8 @@ static void parse_policy(struct loader *L, const struct node *root)
 		return;
 	if (rules && !node_is_null(rules) &&
 	    expect_kind(L, rules, NODE_SEQ, "a sequence of rules")) {
-		const struct node **rnodes = arena_alloc(&L->tree, (rules->n + 1) * sizeof(*rnodes));
+		const struct node **rnodes =
+			arena_alloc(&L->tree, (rules->n + 1) * sizeof(*rnodes));
 
 		if (!rnodes) {
 			L->oom = true;
@@ -1043,7 +1125,8 @@ static void parse_policy(struct loader *L, const struct node *root)
 		parse_rules(L, rules, rnodes);
 	}
 	if (!deflt)
-		node_error(L, root, "policy needs a default action (\"default: drop\", allow or reject)");
+		node_error(L, root,
+			   "policy needs a default action (\"default: drop\", allow or reject)");
 	else if ((i = word_index(L, deflt, "default action", default_words, N(default_words))) >= 0)
 		L->p->deflt = (enum bl_action_kind)i;
 	/* unused lists are worth a warning only in an otherwise sound policy */
@@ -1133,7 +1216,8 @@ static int dir_get(void *ctx, const char *name, size_t max_len, const char **tex
 		ssize_t r;
 
 		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : (S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536);
+			size_t ncap = cap ? cap * 2
+					  : (S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536);
 			char *nb;
 
 			if (cap > max_len) {

@@ -17,16 +17,16 @@
 #include <stdint.h>
 
 /* Bounds: a policy beyond any of them is refused with a message. */
-#define BL_POLICY_MAX_TEXT       (16u << 20)  /* policy text, bytes */
-#define BL_POLICY_MAX_NODES      2000000u     /* YAML nodes in the policy text */
-#define BL_POLICY_MAX_DEPTH      16u          /* YAML nesting */
-#define BL_POLICY_MAX_LIST_FILE  (64u << 20)  /* one list file, bytes */
+#define BL_POLICY_MAX_TEXT	 (16u << 20)  /* policy text, bytes */
+#define BL_POLICY_MAX_NODES	 2000000u     /* YAML nodes in the policy text */
+#define BL_POLICY_MAX_DEPTH	 16u	      /* YAML nesting */
+#define BL_POLICY_MAX_LIST_FILE	 (64u << 20)  /* one list file, bytes */
 #define BL_POLICY_MAX_LIST_TOTAL (256u << 20) /* all list files, bytes */
-#define BL_POLICY_MAX_ENTRIES    4000000u     /* list entries, all lists */
-#define BL_POLICY_MAX_LINE       4096u        /* one line of a list file */
-#define BL_POLICY_MAX_RULES      100000u
-#define BL_POLICY_MAX_NAME       63u          /* list and rule names */
-#define BL_POLICY_MAX_DIAGS      20u          /* diagnostics kept */
+#define BL_POLICY_MAX_ENTRIES	 4000000u     /* list entries, all lists */
+#define BL_POLICY_MAX_LINE	 4096u	      /* one line of a list file */
+#define BL_POLICY_MAX_RULES	 100000u
+#define BL_POLICY_MAX_NAME	 63u /* list and rule names */
+#define BL_POLICY_MAX_DIAGS	 20u /* diagnostics kept */
 
 enum bl_policy_severity {
 	BL_POLICY_ERROR,
@@ -46,8 +46,8 @@ struct bl_policy_diag {
 /* Caller-supplied diagnostics. Errors are kept before warnings are dropped:
  * when diag[] is full, later diagnostics are only counted. */
 struct bl_policy_err {
-	unsigned ndiags;   /* entries used in diag[] */
-	unsigned nerrors;  /* errors found, kept or not */
+	unsigned ndiags;  /* entries used in diag[] */
+	unsigned nerrors; /* errors found, kept or not */
 	unsigned nwarnings;
 	struct bl_policy_diag diag[BL_POLICY_MAX_DIAGS];
 };
@@ -61,8 +61,7 @@ struct bl_policy_err {
  * refuse a file over max_len bytes with -EFBIG without reading it.
  */
 struct bl_policy_files {
-	int (*get)(void *ctx, const char *name, size_t max_len,
-		   const char **text, size_t *len);
+	int (*get)(void *ctx, const char *name, size_t max_len, const char **text, size_t *len);
 	void (*put)(void *ctx, const char *name, const char *text, size_t len);
 	void *ctx;
 };
@@ -77,7 +76,7 @@ enum bl_list_type {
  * zero (a policy with host bits set is refused). */
 struct bl_prefix {
 	uint8_t family; /* 4 or 6 */
-	uint8_t len;    /* 0..32 or 0..128 */
+	uint8_t len;	/* 0..32 or 0..128 */
 	uint8_t addr[16];
 };
 
@@ -102,7 +101,7 @@ struct bl_policy_list {
 
 enum bl_direction {
 	BL_DIR_ANY,
-	BL_DIR_INBOUND,  /* outside port to inside port */
+	BL_DIR_INBOUND,	 /* outside port to inside port */
 	BL_DIR_OUTBOUND, /* inside port to outside port */
 };
 
@@ -137,18 +136,18 @@ enum bl_action_kind {
 	BL_ACT_ALLOW,
 	BL_ACT_DROP,
 	BL_ACT_REJECT,
-	BL_ACT_LOG,        /* record, then go on matching */
+	BL_ACT_LOG,	   /* record, then go on matching */
 	BL_ACT_RATE_LIMIT, /* pass within the rate, drop the excess */
-	BL_ACT_QUOTA,      /* pass within the quota, then quota.then */
+	BL_ACT_QUOTA,	   /* pass within the quota, then quota.then */
 };
 
 enum bl_meter_per {
 	BL_PER_SUBSCRIBER, /* inside address: IPv4 /32, IPv6 /subscriber_prefix6 */
-	BL_PER_RULE,       /* one meter shared by every flow of the rule */
+	BL_PER_RULE,	   /* one meter shared by every flow of the rule */
 };
 
 struct bl_rate_limit {
-	uint64_t rate_bps;    /* bits per second */
+	uint64_t rate_bps; /* bits per second */
 	uint64_t burst_bytes;
 	enum bl_meter_per per;
 	uint8_t subscriber_prefix6;
@@ -168,19 +167,19 @@ enum bl_calendar {
 struct bl_quota {
 	uint64_t bytes;
 	enum bl_period_kind period;
-	uint64_t rolling_s;    /* BL_PERIOD_ROLLING */
+	uint64_t rolling_s;	   /* BL_PERIOD_ROLLING */
 	enum bl_calendar calendar; /* BL_PERIOD_CALENDAR */
-	const char *timezone;  /* BL_PERIOD_CALENDAR: IANA name, e.g. "UTC" */
+	const char *timezone;	   /* BL_PERIOD_CALENDAR: IANA name, e.g. "UTC" */
 	enum bl_meter_per per;
 	uint8_t subscriber_prefix6;
-	enum bl_action_kind then; /* BL_ACT_DROP, BL_ACT_REJECT or BL_ACT_RATE_LIMIT */
+	enum bl_action_kind then;	/* BL_ACT_DROP, BL_ACT_REJECT or BL_ACT_RATE_LIMIT */
 	struct bl_rate_limit then_rate; /* then == BL_ACT_RATE_LIMIT */
 };
 
 struct bl_policy_action {
 	enum bl_action_kind kind;
 	struct bl_rate_limit rate; /* kind == BL_ACT_RATE_LIMIT */
-	struct bl_quota quota;     /* kind == BL_ACT_QUOTA */
+	struct bl_quota quota;	   /* kind == BL_ACT_QUOTA */
 };
 
 /* A rule. name is its stable identity: counters, meter buckets and quota

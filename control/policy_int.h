@@ -40,12 +40,10 @@ struct diags {
 	unsigned nerrors;
 };
 
-void diag_add(struct diags *d, enum bl_policy_severity sev, const char *file,
-	      unsigned line, unsigned col, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-void diag_vadd(struct diags *d, enum bl_policy_severity sev, const char *file,
-	       unsigned line, unsigned col, const char *fmt, va_list ap)
-	__attribute__((format(printf, 6, 0)));
+void diag_add(struct diags *d, enum bl_policy_severity sev, const char *file, unsigned line,
+	      unsigned col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void diag_vadd(struct diags *d, enum bl_policy_severity sev, const char *file, unsigned line,
+	       unsigned col, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 
 /* The YAML tree: what the hardened reader keeps of a document. */
 enum node_kind {
@@ -56,19 +54,19 @@ enum node_kind {
 
 struct node {
 	enum node_kind kind;
-	bool plain;        /* scalar written without quotes */
+	bool plain;	    /* scalar written without quotes */
 	unsigned line, col; /* 1-based */
-	const char *str;   /* scalar, NUL-terminated */
+	const char *str;    /* scalar, NUL-terminated */
 	size_t len;
-	uint32_t n;        /* children; a map has 2 per pair (key, value) */
+	uint32_t n; /* children; a map has 2 per pair (key, value) */
 	struct node *first, *last, *next;
 };
 
 /* Parses text into a tree in a, refusing aliases, anchors, tags, duplicate
  * keys, more than one document, and nesting or size beyond the bounds.
  * Returns the root, or NULL after reporting to d. */
-struct node *yaml_tree_parse(struct arena *a, struct diags *d, const char *file,
-			     const char *text, size_t len);
+struct node *yaml_tree_parse(struct arena *a, struct diags *d, const char *file, const char *text,
+			     size_t len);
 
 /* Prefix text "10.0.0.0/8", "2001:db8::/32" or an address (full length).
  * Returns 0, or -EINVAL with why filled. */
@@ -100,7 +98,7 @@ struct loader {
 	struct arena tree; /* the YAML tree, dropped after the load */
 	struct bl_policy *p;
 	struct diags d;
-	const char *file;  /* the policy's name in messages */
+	const char *file; /* the policy's name in messages */
 	const struct bl_policy_files *files;
 	size_t files_total;
 	bool entries_full;
@@ -116,8 +114,8 @@ bool node_is_null(const struct node *n);
 /* An error naming the expected shape unless n has kind k. */
 bool expect_kind(struct loader *L, const struct node *n, enum node_kind k, const char *what);
 /* Reports keys of map not in allowed[] (with the nearest one). */
-void check_keys(struct loader *L, const struct node *map, const char *const *allowed,
-		size_t n, const char *where);
+void check_keys(struct loader *L, const struct node *map, const char *const *allowed, size_t n,
+		const char *where);
 struct node *map_get(const struct node *map, const char *key);
 bool name_valid(const char *s);
 

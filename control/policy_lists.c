@@ -22,9 +22,9 @@ static const char *const list_types[] = { "prefixes", "domains", "patterns" };
 
 /* Names that hosts files map for the machine itself, not blocked names. */
 static const char *const hosts_local[] = {
-	"localhost", "localhost.localdomain", "local", "broadcasthost", "0.0.0.0",
-	"ip6-localhost", "ip6-loopback", "ip6-localnet", "ip6-mcastprefix",
-	"ip6-allnodes", "ip6-allrouters", "ip6-allhosts",
+	"localhost",	   "localhost.localdomain", "local",	      "broadcasthost",
+	"0.0.0.0",	   "ip6-localhost",	    "ip6-loopback",   "ip6-localnet",
+	"ip6-mcastprefix", "ip6-allnodes",	    "ip6-allrouters", "ip6-allhosts",
 };
 
 /* Where an entry was written, for messages. */
@@ -101,8 +101,8 @@ static const char *domain_normalize(struct loader *L, const struct where *w, con
 					IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
 
 		if (rc != IDN2_OK) {
-			where_error(L, w, "invalid internationalized domain name \"%.80s\": %s", buf,
-				    idn2_strerror(rc));
+			where_error(L, w, "invalid internationalized domain name \"%.80s\": %s",
+				    buf, idn2_strerror(rc));
 			return NULL;
 		}
 		name = ascii;
@@ -111,7 +111,8 @@ static const char *domain_normalize(struct loader *L, const struct where *w, con
 	}
 	len = strlen(name);
 	if (len > 253) {
-		where_error(L, w, "invalid domain name \"%.80s...\": longer than 253 characters", buf);
+		where_error(L, w, "invalid domain name \"%.80s...\": longer than 253 characters",
+			    buf);
 		goto out_free;
 	}
 	for (size_t i = 0, label = 0; i <= len; i++) {
@@ -119,11 +120,15 @@ static const char *domain_normalize(struct loader *L, const struct where *w, con
 
 		if (c == '.' || c == '\0') {
 			if (label == 0) {
-				where_error(L, w, "invalid domain name \"%.80s\": empty label", buf);
+				where_error(L, w, "invalid domain name \"%.80s\": empty label",
+					    buf);
 				goto out_free;
 			}
 			if (label > 63) {
-				where_error(L, w, "invalid domain name \"%.80s\": label longer than 63 characters", buf);
+				where_error(
+					L, w,
+					"invalid domain name \"%.80s\": label longer than 63 characters",
+					buf);
 				goto out_free;
 			}
 			label = 0;
@@ -131,11 +136,19 @@ static const char *domain_normalize(struct loader *L, const struct where *w, con
 		}
 		if (!isalnum(c) && c != '-' && c != '_') {
 			if (c == '*')
-				where_error(L, w, "invalid domain name \"%.80s\": a wildcard is allowed only as a whole first label, as in \"*.example.com\"", buf);
+				where_error(
+					L, w,
+					"invalid domain name \"%.80s\": a wildcard is allowed only as a whole first label, as in \"*.example.com\"",
+					buf);
 			else if (isprint(c))
-				where_error(L, w, "invalid domain name \"%.80s\": character '%c' not allowed", buf, c);
+				where_error(
+					L, w,
+					"invalid domain name \"%.80s\": character '%c' not allowed",
+					buf, c);
 			else
-				where_error(L, w, "invalid domain name: character \\x%02x not allowed", c);
+				where_error(L, w,
+					    "invalid domain name: character \\x%02x not allowed",
+					    c);
 			goto out_free;
 		}
 		label++;
@@ -220,19 +233,13 @@ static void add_pattern(struct loader *L, struct vec *v, const struct where *w, 
 		*slot = expr;
 }
 
-static void add_entry(struct loader *L, enum bl_list_type t, struct vec *v,
-		      const struct where *w, const char *s, size_t n)
+static void add_entry(struct loader *L, enum bl_list_type t, struct vec *v, const struct where *w,
+		      const char *s, size_t n)
 {
 	switch (t) {
-	case BL_LIST_PREFIXES:
-		add_prefix(L, v, w, s, n);
-		break;
-	case BL_LIST_DOMAINS:
-		add_domain(L, v, w, s, n);
-		break;
-	case BL_LIST_PATTERNS:
-		add_pattern(L, v, w, s, n);
-		break;
+	case BL_LIST_PREFIXES: add_prefix(L, v, w, s, n); break;
+	case BL_LIST_DOMAINS: add_domain(L, v, w, s, n); break;
+	case BL_LIST_PATTERNS: add_pattern(L, v, w, s, n); break;
 	}
 }
 
@@ -258,8 +265,8 @@ static bool is_hosts_local(const char *s, size_t n)
 
 /* One line of a prefix or domain file: '#' starts a comment; a domain line
  * is one name, or a hosts line "ADDRESS NAME..." (local names skipped). */
-static void parse_line(struct loader *L, enum bl_list_type t, struct vec *v,
-		       struct where *w, const char *s, size_t n)
+static void parse_line(struct loader *L, enum bl_list_type t, struct vec *v, struct where *w,
+		       const char *s, size_t n)
 {
 	size_t tok[64][2], ntok = 0;
 	const char *hash = memchr(s, '#', n);
@@ -288,7 +295,8 @@ static void parse_line(struct loader *L, enum bl_list_type t, struct vec *v,
 	if (t == BL_LIST_DOMAINS && is_address(s + tok[0][0], tok[0][1])) {
 		if (ntok == 1) {
 			w->col = (unsigned)tok[0][0] + 1;
-			where_error(L, w, "hosts line without a name: expected \"0.0.0.0 example.com\"");
+			where_error(L, w,
+				    "hosts line without a name: expected \"0.0.0.0 example.com\"");
 		}
 		for (size_t k = 1; k < ntok; k++) {
 			if (is_hosts_local(s + tok[k][0], tok[k][1]))
@@ -303,7 +311,9 @@ static void parse_line(struct loader *L, enum bl_list_type t, struct vec *v,
 		if (t == BL_LIST_PREFIXES)
 			where_error(L, w, "expected one prefix per line");
 		else
-			where_error(L, w, "expected one domain name per line, or a hosts line like \"0.0.0.0 example.com\"");
+			where_error(
+				L, w,
+				"expected one domain name per line, or a hosts line like \"0.0.0.0 example.com\"");
 		return;
 	}
 	w->col = (unsigned)tok[0][0] + 1;
@@ -312,8 +322,8 @@ static void parse_line(struct loader *L, enum bl_list_type t, struct vec *v,
 
 /* A list file's text, line by line. Pattern files: one expression a line,
  * surrounding blanks trimmed, '#' only as a line's first non-blank. */
-static void parse_file_text(struct loader *L, enum bl_list_type t, struct vec *v,
-			    const char *fname, const char *text, size_t len)
+static void parse_file_text(struct loader *L, enum bl_list_type t, struct vec *v, const char *fname,
+			    const char *text, size_t len)
 {
 	struct where w = { .file = fname };
 	size_t off = 0;
@@ -327,7 +337,8 @@ static void parse_file_text(struct loader *L, enum bl_list_type t, struct vec *v
 		w.line++;
 		w.col = 1;
 		if (n > BL_POLICY_MAX_LINE) {
-			where_error(L, &w, "line too long (more than %u bytes)", BL_POLICY_MAX_LINE);
+			where_error(L, &w, "line too long (more than %u bytes)",
+				    BL_POLICY_MAX_LINE);
 			continue;
 		}
 		if (n && s[n - 1] == '\r')
@@ -389,7 +400,10 @@ static void read_list_file(struct loader *L, enum bl_list_type t, struct vec *v,
 		return;
 	}
 	if (!L->files) {
-		node_error(L, fn, "list file \"%.200s\" given, but no list files were supplied with this policy", fn->str);
+		node_error(
+			L, fn,
+			"list file \"%.200s\" given, but no list files were supplied with this policy",
+			fn->str);
 		return;
 	}
 	rc = L->files->get(L->files->ctx, fn->str, BL_POLICY_MAX_LIST_FILE, &text, &len);
@@ -471,7 +485,8 @@ static void parse_list(struct loader *L, uint32_t idx, const struct node *spec)
 	entries = map_get(spec, "entries");
 	files = map_get(spec, "files");
 	if (!type) {
-		node_error(L, spec, "list \"%s\" needs a type (prefixes, domains or patterns)", l->name);
+		node_error(L, spec, "list \"%s\" needs a type (prefixes, domains or patterns)",
+			   l->name);
 		goto out_bad;
 	}
 	if (!expect_kind(L, type, NODE_SCALAR, "a list type (prefixes, domains or patterns)"))
@@ -483,9 +498,13 @@ static void parse_list(struct loader *L, uint32_t idx, const struct node *spec)
 		const char *s = bl_suggest(type->str, list_types, 3);
 
 		if (s)
-			node_error(L, type, "unknown list type \"%.64s\" (did you mean \"%s\"?)", type->str, s);
+			node_error(L, type, "unknown list type \"%.64s\" (did you mean \"%s\"?)",
+				   type->str, s);
 		else
-			node_error(L, type, "unknown list type \"%.64s\" (expected prefixes, domains or patterns)", type->str);
+			node_error(
+				L, type,
+				"unknown list type \"%.64s\" (expected prefixes, domains or patterns)",
+				type->str);
 		goto out_bad;
 	}
 	l->type = (enum bl_list_type)t;
@@ -532,8 +551,10 @@ void lists_parse(struct loader *L, const struct node *lists)
 			return;
 		}
 		if (!name_valid(k->str)) {
-			node_error(L, k, "invalid list name \"%.64s\": expected a letter, then letters, digits, '-', '_' or '.' (at most %u)",
-				   k->str, BL_POLICY_MAX_NAME);
+			node_error(
+				L, k,
+				"invalid list name \"%.64s\": expected a letter, then letters, digits, '-', '_' or '.' (at most %u)",
+				k->str, BL_POLICY_MAX_NAME);
 			L->list_state[i] |= LIST_BAD;
 		}
 	}

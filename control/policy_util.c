@@ -116,8 +116,8 @@ void vec_release(struct vec *v)
 
 /* Records one diagnostic. When err is full, an error evicts the last
  * warning; anything else is only counted. */
-void diag_vadd(struct diags *d, enum bl_policy_severity sev, const char *file,
-	       unsigned line, unsigned col, const char *fmt, va_list ap)
+void diag_vadd(struct diags *d, enum bl_policy_severity sev, const char *file, unsigned line,
+	       unsigned col, const char *fmt, va_list ap)
 {
 	struct bl_policy_err *e = d->err;
 	struct bl_policy_diag *slot = NULL;
@@ -151,8 +151,8 @@ void diag_vadd(struct diags *d, enum bl_policy_severity sev, const char *file,
 	vsnprintf(slot->message, sizeof(slot->message), fmt, ap);
 }
 
-void diag_add(struct diags *d, enum bl_policy_severity sev, const char *file,
-	      unsigned line, unsigned col, const char *fmt, ...)
+void diag_add(struct diags *d, enum bl_policy_severity sev, const char *file, unsigned line,
+	      unsigned col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -242,7 +242,10 @@ int prefix_parse(const char *s, size_t n, struct bl_prefix *out, char *why, size
 		out->family = 6;
 		max = 128;
 	} else {
-		snprintf(why, whylen, "invalid address \"%s\" (expected an IPv4 or IPv6 prefix like 192.0.2.0/24)", buf);
+		snprintf(
+			why, whylen,
+			"invalid address \"%s\" (expected an IPv4 or IPv6 prefix like 192.0.2.0/24)",
+			buf);
 		return -EINVAL;
 	}
 	len = max;
@@ -251,7 +254,8 @@ int prefix_parse(const char *s, size_t n, struct bl_prefix *out, char *why, size
 
 		if (*p == '\0' || strlen(p) > 3 || strspn(p, "0123456789") != strlen(p) ||
 		    (p[0] == '0' && p[1]) || (len = (unsigned)atoi(p)) > max) {
-			snprintf(why, whylen, "invalid prefix length \"/%s\" (expected 0 to %u)", p, max);
+			snprintf(why, whylen, "invalid prefix length \"/%s\" (expected 0 to %u)", p,
+				 max);
 			return -EINVAL;
 		}
 	}
@@ -272,7 +276,8 @@ int prefix_parse(const char *s, size_t n, struct bl_prefix *out, char *why, size
 		char fixed[64];
 
 		prefix_format(&masked, fixed, sizeof(fixed));
-		snprintf(why, whylen, "host bits set in \"%.*s\" (did you mean \"%s\"?)", (int)n, s, fixed);
+		snprintf(why, whylen, "host bits set in \"%.*s\" (did you mean \"%s\"?)", (int)n, s,
+			 fixed);
 		return -EINVAL;
 	}
 	return 0;

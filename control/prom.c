@@ -9,52 +9,78 @@
 
 /* One counter read from an object by key. */
 struct metric {
-	const char *key;    /* key in the JSON object */
-	const char *name;   /* metric name */
-	const char *type;   /* counter | gauge */
+	const char *key;  /* key in the JSON object */
+	const char *name; /* metric name */
+	const char *type; /* counter | gauge */
 	const char *help;
 };
 
 static const struct metric port_metrics[] = {
-	{ "rx", "brightline_rx_packets_total", "counter", "Packets received by the port (driver count)." },
-	{ "tx", "brightline_tx_packets_total", "counter", "Packets sent by the port (driver count)." },
+	{ "rx", "brightline_rx_packets_total", "counter",
+	  "Packets received by the port (driver count)." },
+	{ "tx", "brightline_tx_packets_total", "counter",
+	  "Packets sent by the port (driver count)." },
 	{ "rx_bytes", "brightline_rx_bytes_total", "counter", "Bytes received by the port." },
 	{ "tx_bytes", "brightline_tx_bytes_total", "counter", "Bytes sent by the port." },
-	{ "dropped", "brightline_port_tx_errors_total", "counter", "Packets the port failed to send (oerrors)." },
-	{ "imissed", "brightline_rx_missed_total", "counter", "Packets the port dropped for lack of RX descriptors." },
-	{ "ierrors", "brightline_rx_errors_total", "counter", "Erroneous packets received by the port." },
-	{ "rx_nombuf", "brightline_rx_nombuf_total", "counter", "RX mbuf allocation failures of the port." },
+	{ "dropped", "brightline_port_tx_errors_total", "counter",
+	  "Packets the port failed to send (oerrors)." },
+	{ "imissed", "brightline_rx_missed_total", "counter",
+	  "Packets the port dropped for lack of RX descriptors." },
+	{ "ierrors", "brightline_rx_errors_total", "counter",
+	  "Erroneous packets received by the port." },
+	{ "rx_nombuf", "brightline_rx_nombuf_total", "counter",
+	  "RX mbuf allocation failures of the port." },
 };
 
 static const struct metric worker_metrics[] = {
-	{ "rx", "brightline_worker_rx_packets_total", "counter", "Packets a worker received from a port." },
-	{ "tx", "brightline_worker_tx_packets_total", "counter", "Packets a worker sent (accepted by the driver)." },
-	{ "handoff_out", "brightline_worker_handoff_out_total", "counter", "Packets a worker handed to another worker." },
-	{ "handoff_in", "brightline_worker_handoff_in_total", "counter", "Packets a worker took from another worker." },
-	{ "handoff_drop", "brightline_worker_handoff_drops_total", "counter", "Packets dropped because a handoff ring was full." },
-	{ "untracked_pass", "brightline_worker_untracked_pass_total", "counter", "Packets passed without a flow entry." },
-	{ "frag_followed", "brightline_worker_frag_followed_total", "counter", "Later fragments that followed their first fragment." },
-	{ "frag_released", "brightline_worker_frag_released_total", "counter", "Held fragments released by their first fragment." },
-	{ "events_lost", "brightline_worker_events_lost_total", "counter", "Events lost because the worker's event ring was full." },
+	{ "rx", "brightline_worker_rx_packets_total", "counter",
+	  "Packets a worker received from a port." },
+	{ "tx", "brightline_worker_tx_packets_total", "counter",
+	  "Packets a worker sent (accepted by the driver)." },
+	{ "handoff_out", "brightline_worker_handoff_out_total", "counter",
+	  "Packets a worker handed to another worker." },
+	{ "handoff_in", "brightline_worker_handoff_in_total", "counter",
+	  "Packets a worker took from another worker." },
+	{ "handoff_drop", "brightline_worker_handoff_drops_total", "counter",
+	  "Packets dropped because a handoff ring was full." },
+	{ "untracked_pass", "brightline_worker_untracked_pass_total", "counter",
+	  "Packets passed without a flow entry." },
+	{ "frag_followed", "brightline_worker_frag_followed_total", "counter",
+	  "Later fragments that followed their first fragment." },
+	{ "frag_released", "brightline_worker_frag_released_total", "counter",
+	  "Held fragments released by their first fragment." },
+	{ "events_lost", "brightline_worker_events_lost_total", "counter",
+	  "Events lost because the worker's event ring was full." },
 	{ "flows", "brightline_worker_flows", "gauge", "Live flows in a worker's flow table." },
 	{ "frag_held", "brightline_worker_frag_held", "gauge", "Fragments a worker holds." },
 };
 
 static const struct metric total_metrics[] = {
-	{ "rx", "brightline_received_packets_total", "counter", "Packets received by all workers." },
-	{ "tx", "brightline_forwarded_packets_total", "counter", "Packets forwarded by all workers." },
-	{ "dropped", "brightline_dropped_packets_total", "counter", "Packets dropped, every reason." },
-	{ "generated", "brightline_generated_packets_total", "counter", "Packets the box generated (reject replies)." },
-	{ "held", "brightline_held_packets", "gauge", "Fragments held, waiting for their first fragment." },
-	{ "in_rings", "brightline_in_rings_packets", "gauge", "Packets in handoff rings between workers." },
-	{ "balanced", "brightline_accounting_balanced", "gauge", "1 when rx = tx + dropped + held + in_rings." },
+	{ "rx", "brightline_received_packets_total", "counter",
+	  "Packets received by all workers." },
+	{ "tx", "brightline_forwarded_packets_total", "counter",
+	  "Packets forwarded by all workers." },
+	{ "dropped", "brightline_dropped_packets_total", "counter",
+	  "Packets dropped, every reason." },
+	{ "generated", "brightline_generated_packets_total", "counter",
+	  "Packets the box generated (reject replies)." },
+	{ "held", "brightline_held_packets", "gauge",
+	  "Fragments held, waiting for their first fragment." },
+	{ "in_rings", "brightline_in_rings_packets", "gauge",
+	  "Packets in handoff rings between workers." },
+	{ "balanced", "brightline_accounting_balanced", "gauge",
+	  "1 when rx = tx + dropped + held + in_rings." },
 };
 
 static const struct metric event_metrics[] = {
-	{ "written", "brightline_events_written_total", "counter", "EVE records written to the event log." },
-	{ "suppressed", "brightline_events_suppressed_total", "counter", "Events suppressed by the per-rule event rate limit." },
-	{ "lost", "brightline_events_lost_total", "counter", "Events lost because a worker's event ring was full." },
-	{ "write_errors", "brightline_event_write_errors_total", "counter", "Event log writes or reopens that failed." },
+	{ "written", "brightline_events_written_total", "counter",
+	  "EVE records written to the event log." },
+	{ "suppressed", "brightline_events_suppressed_total", "counter",
+	  "Events suppressed by the per-rule event rate limit." },
+	{ "lost", "brightline_events_lost_total", "counter",
+	  "Events lost because a worker's event ring was full." },
+	{ "write_errors", "brightline_event_write_errors_total", "counter",
+	  "Event log writes or reopens that failed." },
 };
 
 void bl_prom_escape(const char *s, FILE *out)
@@ -75,8 +101,11 @@ void bl_prom_escape(const char *s, FILE *out)
 static void name_part(const char *s, FILE *out)
 {
 	for (; *s; s++)
-		fputc((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')
-		      ? *s : '_', out);
+		fputc((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+				      (*s >= '0' && *s <= '9')
+			      ? *s
+			      : '_',
+		      out);
 }
 
 static void family(FILE *out, const char *name, const char *type, const char *help)
@@ -139,8 +168,7 @@ static const char **sorted_keys(const json_t *o, size_t *n)
 		*n = 0;
 		return NULL;
 	}
-	json_object_foreach((json_t *)o, key, v)
-		k[i++] = key;
+	json_object_foreach((json_t *)o, key, v) k[i++] = key;
 	qsort(k, *n, sizeof(*k), cmp_str);
 	return k;
 }
@@ -155,7 +183,8 @@ static void ports(const json_t *stats, FILE *out)
 	family(out, "brightline_port_info", "gauge", "The device behind each port.");
 	for (unsigned s = 0; s < 2; s++) {
 		const json_t *dev = json_object_get(json_object_get(p, names[s]), "name");
-		const char *l[] = { "port", names[s], "device", json_is_string(dev) ? json_string_value(dev) : "", NULL };
+		const char *l[] = { "port", names[s], "device",
+				    json_is_string(dev) ? json_string_value(dev) : "", NULL };
 		json_t *one = json_integer(1);
 
 		if (json_object_get(p, names[s]))
@@ -196,8 +225,9 @@ static void worker_maps(const json_t *ws, const char *map, const char *prefix, c
 			const char *l[] = { "worker", id, NULL };
 
 			snprintf(id, sizeof(id), "%zu", w);
-			sample(out, name, l, json_object_get(json_object_get(json_array_get(ws, w), map),
-							     keys[k]));
+			sample(out, name, l,
+			       json_object_get(json_object_get(json_array_get(ws, w), map),
+					       keys[k]));
 		}
 	}
 	free(keys);
@@ -233,7 +263,8 @@ static void workers(const json_t *stats, FILE *out)
 
 			snprintf(id, sizeof(id), "%zu", w);
 			sample(out, "brightline_nonip_passed_packets_total", l,
-			       json_object_get(json_object_get(json_array_get(ws, w), "nonip_pass"), keys[k]));
+			       json_object_get(json_object_get(json_array_get(ws, w), "nonip_pass"),
+					       keys[k]));
 		}
 	free(keys);
 	worker_maps(ws, "flow_table", "brightline_flow_table_", "Flow table", out);
@@ -243,13 +274,14 @@ static void workers(const json_t *stats, FILE *out)
 		char name[64];
 
 		snprintf(name, sizeof(name), "brightline_stage_%s_total", keys_stage[c]);
-		family(out, name, "counter", c ? "Packets timed per stage (--stage-timing)."
-					       : "TSC cycles spent per stage (--stage-timing).");
+		family(out, name, "counter",
+		       c ? "Packets timed per stage (--stage-timing)."
+			 : "TSC cycles spent per stage (--stage-timing).");
 		for (size_t w = 0; w < json_array_size(ws); w++)
 			for (size_t k = 0; k < nk; k++) {
 				const char *l[] = { "worker", id, "stage", keys[k], NULL };
-				const json_t *st = json_object_get(json_object_get(json_array_get(ws, w),
-										   "stages"), keys[k]);
+				const json_t *st = json_object_get(
+					json_object_get(json_array_get(ws, w), "stages"), keys[k]);
 
 				snprintf(id, sizeof(id), "%zu", w);
 				sample(out, name, l, json_object_get(st, keys_stage[c]));
@@ -287,8 +319,9 @@ static void rules(const json_t *stats, FILE *out)
 		char name[64];
 
 		snprintf(name, sizeof(name), "brightline_rule_%s_total", what[c]);
-		family(out, name, "counter", c ? "Bytes of the packets each policy rule decided or logged."
-					       : "Packets each policy rule decided or logged.");
+		family(out, name, "counter",
+		       c ? "Bytes of the packets each policy rule decided or logged."
+			 : "Packets each policy rule decided or logged.");
 		for (size_t k = 0; k < nk; k++) {
 			const char *l[] = { "rule", keys[k], NULL };
 
@@ -316,8 +349,10 @@ static void plain(const json_t *o, const struct metric *m, size_t n, FILE *out)
 int bl_prom_write(const json_t *stats, FILE *out)
 {
 	static const struct metric top[] = {
-		{ "policy_generation", "brightline_policy_generation", "gauge", "Generation of the published policy." },
-		{ "tsc_hz", "brightline_tsc_hz", "gauge", "TSC frequency: stage cycles per second." },
+		{ "policy_generation", "brightline_policy_generation", "gauge",
+		  "Generation of the published policy." },
+		{ "tsc_hz", "brightline_tsc_hz", "gauge",
+		  "TSC frequency: stage cycles per second." },
 	};
 
 	if (!json_is_object(stats))

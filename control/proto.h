@@ -53,32 +53,32 @@
 #ifndef BL_CONTROL_PROTO_H
 #define BL_CONTROL_PROTO_H
 
-#define BL_PROTO_VERSION        1
+#define BL_PROTO_VERSION	1
 #define BL_PROTO_DEFAULT_SOCKET "/run/brightline/control.sock"
-#define BL_PROTO_DEFAULT_GROUP  "brightline"
-#define BL_PROTO_MAX_LINE       (1u << 20)        /* request line, bytes */
-#define BL_PROTO_MIN_LINE       (128u << 10)      /* smallest max_line accepted */
-#define BL_PROTO_MAX_UPLOAD     (256ull << 20)    /* one upload, all uploads */
-#define BL_PROTO_MAX_REPLY      (1024ull << 20)   /* reply line a client accepts */
-#define BL_PROTO_CHUNK          (64u << 10)       /* raw bytes per upload.chunk (blctl) */
-#define BL_PROTO_MAX_CLIENTS    64u
-#define BL_PROTO_IDLE_TIMEOUT   60u               /* s without a request */
-#define BL_PROTO_LINE_TIMEOUT   5u                /* s for a partial line or a reply to drain */
-#define BL_PROTO_FLOWS_LIMIT    100u              /* flows per page by default */
-#define BL_PROTO_FLOWS_MAX      10000u            /* flows per page at most */
+#define BL_PROTO_DEFAULT_GROUP	"brightline"
+#define BL_PROTO_MAX_LINE	(1u << 20)	/* request line, bytes */
+#define BL_PROTO_MIN_LINE	(128u << 10)	/* smallest max_line accepted */
+#define BL_PROTO_MAX_UPLOAD	(256ull << 20)	/* one upload, all uploads */
+#define BL_PROTO_MAX_REPLY	(1024ull << 20) /* reply line a client accepts */
+#define BL_PROTO_CHUNK		(64u << 10)	/* raw bytes per upload.chunk (blctl) */
+#define BL_PROTO_MAX_CLIENTS	64u
+#define BL_PROTO_IDLE_TIMEOUT	60u    /* s without a request */
+#define BL_PROTO_LINE_TIMEOUT	5u     /* s for a partial line or a reply to drain */
+#define BL_PROTO_FLOWS_LIMIT	100u   /* flows per page by default */
+#define BL_PROTO_FLOWS_MAX	10000u /* flows per page at most */
 
 /* error.code values */
-#define BL_PROTO_E_BAD_JSON      "bad_json"        /* the line is not a JSON object */
-#define BL_PROTO_E_BAD_REQUEST   "bad_request"     /* missing/ill-typed field or argument */
-#define BL_PROTO_E_VERSION       "version"         /* "v" not spoken */
-#define BL_PROTO_E_UNKNOWN       "unknown_command"
-#define BL_PROTO_E_DENIED        "denied"          /* caller not allowed (then disconnected) */
-#define BL_PROTO_E_TOO_LONG      "too_long"        /* line over max_line (then disconnected) */
-#define BL_PROTO_E_TOO_BIG       "too_big"         /* upload over max_upload */
-#define BL_PROTO_E_REFUSED       "refused"         /* policy refused: see diags */
-#define BL_PROTO_E_NOT_FOUND     "not_found"       /* no such list, upload, generation */
-#define BL_PROTO_E_BUSY          "busy"            /* too many clients (then disconnected) */
-#define BL_PROTO_E_NO_MEMORY     "no_memory"
-#define BL_PROTO_E_INTERNAL      "internal"
+#define BL_PROTO_E_BAD_JSON    "bad_json"    /* the line is not a JSON object */
+#define BL_PROTO_E_BAD_REQUEST "bad_request" /* missing/ill-typed field or argument */
+#define BL_PROTO_E_VERSION     "version"     /* "v" not spoken */
+#define BL_PROTO_E_UNKNOWN     "unknown_command"
+#define BL_PROTO_E_DENIED      "denied"	   /* caller not allowed (then disconnected) */
+#define BL_PROTO_E_TOO_LONG    "too_long"  /* line over max_line (then disconnected) */
+#define BL_PROTO_E_TOO_BIG     "too_big"   /* upload over max_upload */
+#define BL_PROTO_E_REFUSED     "refused"   /* policy refused: see diags */
+#define BL_PROTO_E_NOT_FOUND   "not_found" /* no such list, upload, generation */
+#define BL_PROTO_E_BUSY	       "busy"	   /* too many clients (then disconnected) */
+#define BL_PROTO_E_NO_MEMORY   "no_memory"
+#define BL_PROTO_E_INTERNAL    "internal"
 
 #endif /* BL_CONTROL_PROTO_H */

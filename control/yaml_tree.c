@@ -40,8 +40,8 @@ static void check_props(struct reader *r, const yaml_event_t *ev, const yaml_cha
 			 "anchors are not allowed (\"&%.64s\"): write each value out", anchor);
 	if (tag)
 		diag_add(r->d, BL_POLICY_ERROR, r->file, (unsigned)ev->start_mark.line + 1,
-			 (unsigned)ev->start_mark.column + 1,
-			 "tags are not allowed (\"%.64s\")", tag);
+			 (unsigned)ev->start_mark.column + 1, "tags are not allowed (\"%.64s\")",
+			 tag);
 }
 
 static struct node *new_node(struct reader *r, enum node_kind kind, const yaml_mark_t *m)
@@ -49,7 +49,8 @@ static struct node *new_node(struct reader *r, enum node_kind kind, const yaml_m
 	struct node *n;
 
 	if (++r->nnodes > BL_POLICY_MAX_NODES) {
-		diag_add(r->d, BL_POLICY_ERROR, r->file, (unsigned)m->line + 1, (unsigned)m->column + 1,
+		diag_add(r->d, BL_POLICY_ERROR, r->file, (unsigned)m->line + 1,
+			 (unsigned)m->column + 1,
 			 "too many YAML values (at most %u): put large lists in list files",
 			 BL_POLICY_MAX_NODES);
 		r->stop = true;
@@ -80,7 +81,8 @@ static void attach(struct reader *r, struct node *n)
 	p = r->stack[r->depth - 1];
 	if (p->kind == NODE_MAP && p->n % 2 == 0 && n->kind != NODE_SCALAR)
 		diag_add(r->d, BL_POLICY_ERROR, r->file, n->line, n->col,
-			 "expected a plain key, got a %s", n->kind == NODE_MAP ? "mapping" : "sequence");
+			 "expected a plain key, got a %s",
+			 n->kind == NODE_MAP ? "mapping" : "sequence");
 	if (p->last)
 		p->last->next = n;
 	else
@@ -203,13 +205,12 @@ static void on_event(struct reader *r, yaml_event_t *ev)
 		if (n->kind == NODE_MAP)
 			check_duplicates(r, n);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
-struct node *yaml_tree_parse(struct arena *a, struct diags *d, const char *file,
-			     const char *text, size_t len)
+struct node *yaml_tree_parse(struct arena *a, struct diags *d, const char *file, const char *text,
+			     size_t len)
 {
 	struct reader r = { .a = a, .d = d, .file = file };
 	unsigned errors_before = d->nerrors;
@@ -219,7 +220,8 @@ struct node *yaml_tree_parse(struct arena *a, struct diags *d, const char *file,
 
 	if (len > BL_POLICY_MAX_TEXT) {
 		diag_add(d, BL_POLICY_ERROR, file, 1, 1,
-			 "policy too large (%zu bytes, at most %u MiB)", len, BL_POLICY_MAX_TEXT >> 20);
+			 "policy too large (%zu bytes, at most %u MiB)", len,
+			 BL_POLICY_MAX_TEXT >> 20);
 		return NULL;
 	}
 	if (!yaml_parser_initialize(&parser)) {
@@ -235,13 +237,16 @@ struct node *yaml_tree_parse(struct arena *a, struct diags *d, const char *file,
 				break;
 			}
 			if (parser.context)
-				diag_add(d, BL_POLICY_ERROR, file, (unsigned)parser.problem_mark.line + 1,
+				diag_add(d, BL_POLICY_ERROR, file,
+					 (unsigned)parser.problem_mark.line + 1,
 					 (unsigned)parser.problem_mark.column + 1,
 					 "invalid YAML: %s (%s at line %u)", parser.problem,
 					 parser.context, (unsigned)parser.context_mark.line + 1);
 			else
-				diag_add(d, BL_POLICY_ERROR, file, (unsigned)parser.problem_mark.line + 1,
-					 (unsigned)parser.problem_mark.column + 1, "invalid YAML: %s",
+				diag_add(d, BL_POLICY_ERROR, file,
+					 (unsigned)parser.problem_mark.line + 1,
+					 (unsigned)parser.problem_mark.column + 1,
+					 "invalid YAML: %s",
 					 parser.problem ? parser.problem : "unreadable input");
 			break;
 		}

@@ -29,8 +29,10 @@ static void meter_put(void *m)
 int bl_cmd_check(int argc, char **argv)
 {
 	char prefix[64], sum[512];
-	char *eal[] = { "brightline", "--no-huge", "--no-shconf", "--no-pci", "--no-telemetry",
-			"--log-level=error", "-m", "3072", "-l", "0", prefix, NULL };
+	char *eal[] = { "brightline", "--no-huge",	"--no-shconf",
+			"--no-pci",   "--no-telemetry", "--log-level=error",
+			"-m",	      "3072",		"-l",
+			"0",	      prefix,		NULL };
 	struct bl_meter_config mc = { .name = "bl_check_meters", .max_slots = 64 };
 	struct bl_rt_meter_ops ops = { meter_get, meter_put, NULL };
 	struct bl_meters *meters;

@@ -12,7 +12,7 @@
 #include "config.h"
 
 static const char *const nonip_names[BL_NONIP_MAX] = {
-	[BL_NONIP_ARP] = "arp", [BL_NONIP_LLDP] = "lldp", [BL_NONIP_SLOW] = "slow",
+	[BL_NONIP_ARP] = "arp", [BL_NONIP_LLDP] = "lldp",   [BL_NONIP_SLOW] = "slow",
 	[BL_NONIP_STP] = "stp", [BL_NONIP_OTHER] = "other", [BL_NONIP_ND] = "nd",
 	[BL_NONIP_MLD] = "mld",
 };
@@ -97,8 +97,8 @@ static int fail(struct loader *l, const yaml_node_t *node, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(l->err, l->errlen, "%s:%zu:%zu: %s", l->file,
-		 node->start_mark.line + 1, node->start_mark.column + 1, msg);
+	snprintf(l->err, l->errlen, "%s:%zu:%zu: %s", l->file, node->start_mark.line + 1,
+		 node->start_mark.column + 1, msg);
 	return -EINVAL;
 }
 
@@ -120,7 +120,8 @@ static const char *node_kind(const yaml_node_t *n)
 static int want(struct loader *l, const yaml_node_t *n, yaml_node_type_t t, const char *key)
 {
 	static const char *const names[] = {
-		[YAML_SCALAR_NODE] = "a scalar", [YAML_SEQUENCE_NODE] = "a list",
+		[YAML_SCALAR_NODE] = "a scalar",
+		[YAML_SEQUENCE_NODE] = "a list",
 		[YAML_MAPPING_NODE] = "a map",
 	};
 	if (n->type != t)
@@ -129,8 +130,8 @@ static int want(struct loader *l, const yaml_node_t *n, yaml_node_type_t t, cons
 }
 
 /* An unsigned integer in [lo, hi]. */
-static int get_uint(struct loader *l, const yaml_node_t *n, const char *key,
-		    unsigned long lo, unsigned long hi, uint32_t *out)
+static int get_uint(struct loader *l, const yaml_node_t *n, const char *key, unsigned long lo,
+		    unsigned long hi, uint32_t *out)
 {
 	char *end;
 	unsigned long v;
@@ -148,8 +149,8 @@ static int get_uint(struct loader *l, const yaml_node_t *n, const char *key,
 	return 0;
 }
 
-static int get_string(struct loader *l, const yaml_node_t *n, const char *key,
-		      char *out, size_t outlen)
+static int get_string(struct loader *l, const yaml_node_t *n, const char *key, char *out,
+		      size_t outlen)
 {
 	int rc = want(l, n, YAML_SCALAR_NODE, key);
 
@@ -175,14 +176,14 @@ static int get_enum(struct loader *l, const yaml_node_t *n, const char *key,
 			*out = i;
 			return 0;
 		}
-		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices),
-			 "%s%s", i ? "|" : "", names[i]);
+		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s%s",
+			 i ? "|" : "", names[i]);
 	}
 	return fail(l, n, "\"%s\": \"%s\" is not one of %s", key, scalar(n), choices);
 }
 
-static int get_bool_word(struct loader *l, const yaml_node_t *n, const char *key,
-			 const char *yes, const char *no, bool *out)
+static int get_bool_word(struct loader *l, const yaml_node_t *n, const char *key, const char *yes,
+			 const char *no, bool *out)
 {
 	const char *const names[] = { no, yes, NULL };
 	unsigned v;
@@ -203,8 +204,8 @@ static bool is_false(const char *s)
 	return !strcasecmp(s, "false") || !strcasecmp(s, "no") || !strcasecmp(s, "off");
 }
 
-#define for_each_pair(l, map, p) \
-	for (yaml_node_pair_t *p = (map)->data.mapping.pairs.start; \
+#define for_each_pair(l, map, p)                                                                   \
+	for (yaml_node_pair_t *p = (map)->data.mapping.pairs.start;                                \
 	     p < (map)->data.mapping.pairs.top; p++)
 
 #define KEY(l, p) yaml_document_get_node(&(l)->doc, (p)->key)
@@ -241,7 +242,8 @@ static int load_eal(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -303,7 +305,8 @@ static int load_ports(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 
 		if ((rc = want(l, k, YAML_SCALAR_NODE, "ports key")))
@@ -313,7 +316,8 @@ static int load_ports(struct loader *l, struct bl_config *c, yaml_node_t *map)
 		else if (!strcmp(scalar(k), "outside"))
 			rc = get_string(l, v, "outside", c->outside, sizeof(c->outside));
 		else
-			rc = fail(l, k, "unknown key \"ports.%s\" (expected inside, outside)", scalar(k));
+			rc = fail(l, k, "unknown key \"ports.%s\" (expected inside, outside)",
+				  scalar(k));
 		if (rc)
 			return rc;
 	}
@@ -336,8 +340,8 @@ static int load_workers(struct loader *l, struct bl_config *c, yaml_node_t *v)
 	if ((rc = want(l, v, YAML_SEQUENCE_NODE, "workers")))
 		return rc;
 	c->n_workers = 0;
-	for (yaml_node_item_t *it = v->data.sequence.items.start;
-	     it < v->data.sequence.items.top; it++) {
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
 		yaml_node_t *e = yaml_document_get_node(&l->doc, *it);
 
 		if (c->n_workers >= BL_CONFIG_MAX_WORKERS)
@@ -359,7 +363,8 @@ static int load_timeouts(struct loader *l, struct bl_config *c, yaml_node_t *map
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -375,8 +380,10 @@ static int load_timeouts(struct loader *l, struct bl_config *c, yaml_node_t *map
 		else if (!strcmp(key, "other"))
 			rc = get_uint(l, v, key, 1, 86400, &c->flow.other);
 		else
-			rc = fail(l, k, "unknown key \"flow_table.timeouts.%s\" "
-				  "(expected tcp_established, tcp_transient, udp, other)", key);
+			rc = fail(l, k,
+				  "unknown key \"flow_table.timeouts.%s\" "
+				  "(expected tcp_established, tcp_transient, udp, other)",
+				  key);
 		if (rc)
 			return rc;
 	}
@@ -392,7 +399,8 @@ static int load_flow(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -414,8 +422,10 @@ static int load_flow(struct loader *l, struct bl_config *c, yaml_node_t *map)
 		} else if (!strcmp(key, "timeouts")) {
 			rc = load_timeouts(l, c, v);
 		} else {
-			rc = fail(l, k, "unknown key \"flow_table.%s\" "
-				  "(expected capacity, timeouts, full, midstream, evict_idle)", key);
+			rc = fail(l, k,
+				  "unknown key \"flow_table.%s\" "
+				  "(expected capacity, timeouts, full, midstream, evict_idle)",
+				  key);
 		}
 		if (rc)
 			return rc;
@@ -429,7 +439,8 @@ static int load_frag(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -445,8 +456,10 @@ static int load_frag(struct loader *l, struct bl_config *c, yaml_node_t *map)
 		else if (!strcmp(key, "capacity"))
 			rc = get_uint(l, v, key, 8, 1u << 22, &c->frag.capacity);
 		else
-			rc = fail(l, k, "unknown key \"fragments.%s\" "
-				  "(expected capacity, budget, per_datagram, timeout)", key);
+			rc = fail(l, k,
+				  "unknown key \"fragments.%s\" "
+				  "(expected capacity, budget, per_datagram, timeout)",
+				  key);
 		if (rc)
 			return rc;
 	}
@@ -460,7 +473,8 @@ static int load_meters(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -472,8 +486,10 @@ static int load_meters(struct loader *l, struct bl_config *c, yaml_node_t *map)
 		else if (!strcmp(key, "snapshot_interval"))
 			rc = get_uint(l, v, key, 1, 86400, &c->meters.snapshot_s);
 		else
-			rc = fail(l, k, "unknown key \"meters.%s\" "
-				  "(expected max_slots, snapshot_interval)", key);
+			rc = fail(l, k,
+				  "unknown key \"meters.%s\" "
+				  "(expected max_slots, snapshot_interval)",
+				  key);
 		if (rc)
 			return rc;
 	}
@@ -487,7 +503,8 @@ static int load_control(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -507,8 +524,10 @@ static int load_control(struct loader *l, struct bl_config *c, yaml_node_t *map)
 		else if (!strcmp(key, "history"))
 			rc = get_uint(l, v, key, 1, 64, &c->control.history);
 		else
-			rc = fail(l, k, "unknown key \"control.%s\" (expected group, max_line, "
-				  "max_upload, max_clients, idle_timeout, history)", key);
+			rc = fail(l, k,
+				  "unknown key \"control.%s\" (expected group, max_line, "
+				  "max_upload, max_clients, idle_timeout, history)",
+				  key);
 		if (rc)
 			return rc;
 	}
@@ -522,7 +541,8 @@ static int load_reject(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
@@ -555,7 +575,8 @@ static int load_event_log(struct loader *l, struct bl_config *c, yaml_node_t *v)
 	}
 	if ((rc = want(l, v, YAML_MAPPING_NODE, "event_log")))
 		return rc;
-	for_each_pair(l, v, p) {
+	for_each_pair(l, v, p)
+	{
 		yaml_node_t *k = KEY(l, p), *val = VAL(l, p);
 		const char *key;
 
@@ -566,13 +587,15 @@ static int load_event_log(struct loader *l, struct bl_config *c, yaml_node_t *v)
 			if (val->type == YAML_SCALAR_NODE && is_false(scalar(val)))
 				c->event_log.path[0] = 0;
 			else
-				rc = get_string(l, val, key, c->event_log.path, sizeof(c->event_log.path));
+				rc = get_string(l, val, key, c->event_log.path,
+						sizeof(c->event_log.path));
 		} else if (!strcmp(key, "rate")) {
 			rc = get_uint(l, val, key, 0, 10000000, &c->event_log.rate);
 		} else if (!strcmp(key, "burst")) {
 			rc = get_uint(l, val, key, 1, 10000000, &c->event_log.burst);
 		} else {
-			rc = fail(l, k, "unknown key \"event_log.%s\" (expected path, rate, burst)", key);
+			rc = fail(l, k, "unknown key \"event_log.%s\" (expected path, rate, burst)",
+				  key);
 		}
 		if (rc)
 			return rc;
@@ -586,7 +609,8 @@ static int load_nonip(struct loader *l, struct bl_config *c, yaml_node_t *map)
 
 	if (rc)
 		return rc;
-	for_each_pair(l, map, p) {
+	for_each_pair(l, map, p)
+	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		unsigned i;
 
@@ -596,8 +620,10 @@ static int load_nonip(struct loader *l, struct bl_config *c, yaml_node_t *map)
 			if (!strcmp(scalar(k), nonip_names[i]))
 				break;
 		if (i == BL_NONIP_MAX)
-			return fail(l, k, "unknown key \"non_ip.%s\" "
-				    "(expected arp, lldp, slow, stp, other, nd, mld)", scalar(k));
+			return fail(l, k,
+				    "unknown key \"non_ip.%s\" "
+				    "(expected arp, lldp, slow, stp, other, nd, mld)",
+				    scalar(k));
 		if ((rc = get_bool_word(l, v, scalar(k), "drop", "pass", &c->nonip_drop[i])))
 			return rc;
 	}
@@ -611,7 +637,8 @@ static int load_root(struct loader *l, struct bl_config *c, yaml_node_t *root)
 
 	if (root->type != YAML_MAPPING_NODE)
 		return fail(l, root, "the configuration must be a map, not %s", node_kind(root));
-	for_each_pair(l, root, p) {
+	for_each_pair(l, root, p)
+	{
 		yaml_node_t *k = KEY(l, p), *val = VAL(l, p);
 		const char *key;
 
@@ -688,8 +715,8 @@ int bl_config_load(struct bl_config *c, const char *path, char *err, size_t errl
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &l.doc)) {
 		rc = -EINVAL;
-		snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", path,
-			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+		snprintf(err, errlen, "%s:%zu:%zu: %s%s%s", path, parser.problem_mark.line + 1,
+			 parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "invalid YAML",
 			 parser.context ? " " : "", parser.context ? parser.context : "");
 		goto out_parser;

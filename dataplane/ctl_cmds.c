@@ -45,24 +45,20 @@ static int cmd_status(struct bl_ctl_call *call, json_t **result)
 		struct rte_eth_link link = { 0 };
 
 		rte_eth_link_get_nowait(d->port[p].id, &link);
-		json_array_append_new(ports, json_pack("{s:s, s:s, s:b, s:I, s:i, s:i}",
-						       "side", p ? "outside" : "inside",
-						       "name", d->port[p].name,
-						       "up", link.link_status == RTE_ETH_LINK_UP,
-						       "speed_mbps", (json_int_t)link.link_speed,
-						       "rxq", d->port[p].n_rxq, "txq", d->port[p].n_txq));
+		json_array_append_new(ports,
+				      json_pack("{s:s, s:s, s:b, s:I, s:i, s:i}", "side",
+						p ? "outside" : "inside", "name", d->port[p].name,
+						"up", link.link_status == RTE_ETH_LINK_UP,
+						"speed_mbps", (json_int_t)link.link_speed, "rxq",
+						d->port[p].n_rxq, "txq", d->port[p].n_txq));
 	}
 	*result = json_pack("{s:s, s:i, s:I, s:I, s:s, s:s?, s:o, s:i, s:I, s:I, s:s, s:I}",
-			    "version", BL_VERSION, "proto", BL_PROTO_VERSION,
-			    "pid", (json_int_t)getpid(),
-			    "uptime_s", (json_int_t)(now.tv_sec - d->started),
-			    "sha256", sha, "policy", name,
-			    "ports", ports ? ports : json_array(),
-			    "workers", d->n_workers,
-			    "generation", (json_int_t)gen,
-			    "max_line", (json_int_t)cc->max_line,
-			    "socket", cc->socket,
-			    "max_upload", (json_int_t)cc->max_upload);
+			    "version", BL_VERSION, "proto", BL_PROTO_VERSION, "pid",
+			    (json_int_t)getpid(), "uptime_s", (json_int_t)(now.tv_sec - d->started),
+			    "sha256", sha, "policy", name, "ports", ports ? ports : json_array(),
+			    "workers", d->n_workers, "generation", (json_int_t)gen, "max_line",
+			    (json_int_t)cc->max_line, "socket", cc->socket, "max_upload",
+			    (json_int_t)cc->max_upload);
 	return 0;
 }
 
@@ -123,9 +119,9 @@ struct flow_filter {
 	bool prefix;
 	uint8_t family, addr[16];
 	unsigned len;
-	long port;          /* -1: any */
+	long port; /* -1: any */
 	const char *rule;
-	int verdict;        /* -1: any */
+	int verdict; /* -1: any */
 };
 
 static const char *flow_rule(const struct bl_rt *rt, const struct bl_flow_entry *e)
@@ -140,8 +136,8 @@ static const char *flow_rule(const struct bl_rt *rt, const struct bl_flow_entry 
 static bool flow_match(const struct flow_filter *f, const struct bl_flow_key *k,
 		       const struct bl_flow_entry *e, const char *rule)
 {
-	if (f->prefix && (k->family != f->family ||
-			  (!prefix_has(f->addr, f->len, k->addr[0]) && !prefix_has(f->addr, f->len, k->addr[1]))))
+	if (f->prefix && (k->family != f->family || (!prefix_has(f->addr, f->len, k->addr[0]) &&
+						     !prefix_has(f->addr, f->len, k->addr[1]))))
 		return false;
 	if (f->port >= 0 && k->port[0] != f->port && k->port[1] != f->port)
 		return false;
@@ -152,8 +148,8 @@ static bool flow_match(const struct flow_filter *f, const struct bl_flow_key *k,
 	return true;
 }
 
-static json_t *flow_json(unsigned worker, const struct bl_flow_key *k, const struct bl_flow_entry *e,
-			 const char *rule, uint64_t now, uint64_t hz)
+static json_t *flow_json(unsigned worker, const struct bl_flow_key *k,
+			 const struct bl_flow_entry *e, const char *rule, uint64_t now, uint64_t hz)
 {
 	unsigned s = e->init_side, r = !e->init_side;
 	int af = k->family == 4 ? AF_INET : AF_INET6;
@@ -161,15 +157,14 @@ static json_t *flow_json(unsigned worker, const struct bl_flow_key *k, const str
 
 	inet_ntop(af, k->addr[s], src, sizeof(src));
 	inet_ntop(af, k->addr[r], dst, sizeof(dst));
-	return json_pack("{s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:i, s:s, s:s, s:s?, s:I, s:[I,I], s:[I,I], s:f}",
-			 "worker", worker, "family", k->family, "proto", k->proto,
-			 "src", src, "sport", k->port[s], "dst", dst, "dport", k->port[r],
-			 "vlan", k->vlan, "state", bl_flow_state_name(e->state),
-			 "verdict", verdict_name(e->verdict), "rule", rule,
-			 "generation", (json_int_t)e->verdict_gen,
-			 "packets", (json_int_t)e->pkts[0], (json_int_t)e->pkts[1],
-			 "bytes", (json_int_t)e->bytes[0], (json_int_t)e->bytes[1],
-			 "idle_s", now > e->last_tsc ? (double)(now - e->last_tsc) / (double)hz : 0.0);
+	return json_pack(
+		"{s:i, s:i, s:i, s:s, s:i, s:s, s:i, s:i, s:s, s:s, s:s?, s:I, s:[I,I], s:[I,I], s:f}",
+		"worker", worker, "family", k->family, "proto", k->proto, "src", src, "sport",
+		k->port[s], "dst", dst, "dport", k->port[r], "vlan", k->vlan, "state",
+		bl_flow_state_name(e->state), "verdict", verdict_name(e->verdict), "rule", rule,
+		"generation", (json_int_t)e->verdict_gen, "packets", (json_int_t)e->pkts[0],
+		(json_int_t)e->pkts[1], "bytes", (json_int_t)e->bytes[0], (json_int_t)e->bytes[1],
+		"idle_s", now > e->last_tsc ? (double)(now - e->last_tsc) / (double)hz : 0.0);
 }
 
 /*
@@ -193,7 +188,8 @@ static int cmd_flows(struct bl_ctl_call *call, json_t **result)
 		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "prefix: expected ADDRESS[/LEN]");
 	f.prefix = v != NULL;
 	if ((v = json_object_get(a, "port"))) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 65535)
 			return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "port: expected 0..65535");
 		f.port = (long)json_integer_value(v);
 	}
@@ -206,15 +202,19 @@ static int cmd_flows(struct bl_ctl_call *call, json_t **result)
 			if (!strcmp(s, verdict_name((uint8_t)i)))
 				f.verdict = i;
 		if (f.verdict < 0)
-			return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
-					   "verdict: expected none, allow, drop, reject, rate-limit or quota");
+			return bl_ctl_fail(
+				call, BL_PROTO_E_BAD_REQUEST,
+				"verdict: expected none, allow, drop, reject, rate-limit or quota");
 	}
 	if ((v = json_object_get(a, "limit")) &&
-	    (!json_is_integer(v) || (limit = json_integer_value(v)) < 1 || limit > BL_PROTO_FLOWS_MAX))
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "limit: expected 1..%u", BL_PROTO_FLOWS_MAX);
+	    (!json_is_integer(v) || (limit = json_integer_value(v)) < 1 ||
+	     limit > BL_PROTO_FLOWS_MAX))
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "limit: expected 1..%u",
+				   BL_PROTO_FLOWS_MAX);
 	if ((v = json_object_get(a, "cursor")) && !json_is_null(v) &&
 	    (!json_is_integer(v) || (cursor = json_integer_value(v)) < 0))
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "cursor: expected the cursor of a reply");
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+				   "cursor: expected the cursor of a reply");
 	flows = json_array();
 	if (!flows)
 		return -ENOMEM;
@@ -236,8 +236,9 @@ static int cmd_flows(struct bl_ctl_call *call, json_t **result)
 		}
 	}
 out_page:
-	*result = json_pack("{s:o, s:o, s:I, s:I}", "flows", flows,
-			    "cursor", w < d->n_workers ? json_integer((json_int_t)((uint64_t)w << 32 | slot)) : json_null(),
+	*result = json_pack("{s:o, s:o, s:I, s:I}", "flows", flows, "cursor",
+			    w < d->n_workers ? json_integer((json_int_t)((uint64_t)w << 32 | slot))
+					     : json_null(),
 			    "scanned", (json_int_t)scanned, "skipped", (json_int_t)skipped);
 	return 0;
 }

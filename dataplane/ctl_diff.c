@@ -26,13 +26,15 @@ static void put_prefix(FILE *f, const struct bl_prefix *x)
 	fprintf(f, "%s/%u", a, x->len);
 }
 
-static void put_refs(FILE *f, const struct bl_policy *p, const uint32_t *refs, uint32_t n, const char *sep)
+static void put_refs(FILE *f, const struct bl_policy *p, const uint32_t *refs, uint32_t n,
+		     const char *sep)
 {
 	for (uint32_t i = 0; i < n; i++)
 		fprintf(f, "%s%s", i ? sep : "", bl_policy_list(p, refs[i])->name);
 }
 
-static void put_addr(FILE *f, const struct bl_policy *p, const char *what, const struct bl_addr_match *m)
+static void put_addr(FILE *f, const struct bl_policy *p, const char *what,
+		     const struct bl_addr_match *m)
 {
 	if (!m->nprefixes && !m->nlists)
 		return;
@@ -83,7 +85,8 @@ static char *rule_text(const struct bl_policy *p, const struct bl_policy_rule *r
 			continue;
 		fprintf(f, " %s [", side ? "dport" : "sport");
 		for (uint32_t i = 0; i < np; i++)
-			fprintf(f, pr[i].lo == pr[i].hi ? "%s%u" : "%s%u-%u", i ? " " : "", pr[i].lo, pr[i].hi);
+			fprintf(f, pr[i].lo == pr[i].hi ? "%s%u" : "%s%u-%u", i ? " " : "",
+				pr[i].lo, pr[i].hi);
 		fputc(']', f);
 	}
 	if (m->nvlans) {
@@ -204,8 +207,8 @@ static json_t *list_diff(const struct bl_policy_list *a, const struct bl_policy_
 			j++;
 		}
 	}
-	o = json_pack("{s:I, s:I, s:O, s:O}", "added", (json_int_t)added, "removed", (json_int_t)removed,
-		      "some_added", ex_add, "some_removed", ex_del);
+	o = json_pack("{s:I, s:I, s:O, s:O}", "added", (json_int_t)added, "removed",
+		      (json_int_t)removed, "some_added", ex_add, "some_removed", ex_del);
 	if (o && a->type != b->type)
 		json_object_set_new(o, "type", json_pack("[i,i]", a->type, b->type));
 out_free:
@@ -218,7 +221,8 @@ out_free:
 
 int bl_ctl_policy_diff(const struct bl_policy *old, const struct bl_policy *new_, json_t **out)
 {
-	json_t *added = json_array(), *removed = json_array(), *changed = json_array(), *moved = json_array();
+	json_t *added = json_array(), *removed = json_array(), *changed = json_array(),
+	       *moved = json_array();
 	json_t *lists = json_object(), *root;
 	uint32_t no = old ? bl_policy_nrules(old) : 0, nn = bl_policy_nrules(new_);
 
@@ -228,16 +232,19 @@ int bl_ctl_policy_diff(const struct bl_policy *old, const struct bl_policy *new_
 		char *tn = rule_text(new_, r), *to;
 
 		if (k < 0) {
-			json_array_append_new(added, json_pack("{s:s, s:i, s:s}", "name", r->name, "position",
-							       i + 1, "rule", tn ? tn : ""));
+			json_array_append_new(added,
+					      json_pack("{s:s, s:i, s:s}", "name", r->name,
+							"position", i + 1, "rule", tn ? tn : ""));
 		} else {
 			to = rule_text(old, bl_policy_rule(old, (uint32_t)k));
 			if (tn && to && strcmp(tn, to))
-				json_array_append_new(changed, json_pack("{s:s, s:s, s:s}", "name", r->name,
-									 "old", to, "new", tn));
+				json_array_append_new(changed,
+						      json_pack("{s:s, s:s, s:s}", "name", r->name,
+								"old", to, "new", tn));
 			if ((uint32_t)k != i)
-				json_array_append_new(moved, json_pack("{s:s, s:i, s:i}", "name", r->name,
-								       "from", k + 1, "to", i + 1));
+				json_array_append_new(moved,
+						      json_pack("{s:s, s:i, s:i}", "name", r->name,
+								"from", k + 1, "to", i + 1));
 			free(to);
 		}
 		free(tn);
@@ -248,8 +255,9 @@ int bl_ctl_policy_diff(const struct bl_policy *old, const struct bl_policy *new_
 		if (rule_find(new_, r->name) < 0) {
 			char *to = rule_text(old, r);
 
-			json_array_append_new(removed, json_pack("{s:s, s:i, s:s}", "name", r->name, "position",
-								 i + 1, "rule", to ? to : ""));
+			json_array_append_new(removed,
+					      json_pack("{s:s, s:i, s:s}", "name", r->name,
+							"position", i + 1, "rule", to ? to : ""));
 			free(to);
 		}
 	}
@@ -259,8 +267,9 @@ int bl_ctl_policy_diff(const struct bl_policy *old, const struct bl_policy *new_
 		json_t *d;
 
 		if (k < 0) {
-			json_object_set_new(lists, l->name, json_pack("{s:s, s:I}", "status", "added",
-								      "entries", (json_int_t)l->n));
+			json_object_set_new(lists, l->name,
+					    json_pack("{s:s, s:I}", "status", "added", "entries",
+						      (json_int_t)l->n));
 			continue;
 		}
 		d = list_diff(bl_policy_list(old, (uint32_t)k), l);
@@ -276,18 +285,23 @@ int bl_ctl_policy_diff(const struct bl_policy *old, const struct bl_policy *new_
 		const struct bl_policy_list *l = bl_policy_list(old, i);
 
 		if (bl_policy_list_find(new_, l->name) < 0)
-			json_object_set_new(lists, l->name, json_pack("{s:s, s:I}", "status", "removed",
-								      "entries", (json_int_t)l->n));
+			json_object_set_new(lists, l->name,
+					    json_pack("{s:s, s:I}", "status", "removed", "entries",
+						      (json_int_t)l->n));
 	}
-	root = json_pack("{s:{s:o, s:o, s:o, s:o}, s:o}", "rules", "added", added, "removed", removed,
-			 "changed", changed, "moved", moved, "lists", lists);
+	root = json_pack("{s:{s:o, s:o, s:o, s:o}, s:o}", "rules", "added", added, "removed",
+			 removed, "changed", changed, "moved", moved, "lists", lists);
 	if (!root)
 		return -ENOMEM;
 	if (!old || bl_policy_default(old) != bl_policy_default(new_))
-		json_object_set_new(root, "default", json_pack("{s:s?, s:s}", "old",
-			old ? bl_action_kind_name(bl_policy_default(old)) : NULL,
-			"new", bl_action_kind_name(bl_policy_default(new_))));
-	json_object_set_new(root, "same", json_boolean(old && !memcmp(bl_policy_hash(old), bl_policy_hash(new_), 32)));
+		json_object_set_new(
+			root, "default",
+			json_pack("{s:s?, s:s}", "old",
+				  old ? bl_action_kind_name(bl_policy_default(old)) : NULL, "new",
+				  bl_action_kind_name(bl_policy_default(new_))));
+	json_object_set_new(
+		root, "same",
+		json_boolean(old && !memcmp(bl_policy_hash(old), bl_policy_hash(new_), 32)));
 	*out = root;
 	return 0;
 }

@@ -50,20 +50,20 @@ struct pfile {
 /* One policy as loaded: its text and list files, who and when. */
 struct record {
 	size_t nfiles;
-	struct pfile *f;        /* f[0]: the policy */
+	struct pfile *f; /* f[0]: the policy */
 	char sha[65];
-	time_t loaded_at;       /* wall clock */
-	long long uid, pid;     /* -1: the configuration at start-up */
+	time_t loaded_at;   /* wall clock */
+	long long uid, pid; /* -1: the configuration at start-up */
 	uint32_t gen;
 	unsigned long long seq; /* file in the state dir, 0: not stored */
 };
 
 struct bl_ctl_policy {
 	struct bl_daemon *d;
-	char dir[PATH_MAX];     /* state_dir/policy, "" when not kept */
+	char dir[PATH_MAX]; /* state_dir/policy, "" when not kept */
 	unsigned history;
 	struct record *hist[MAX_HISTORY + 1]; /* [0] running, [1..] previous */
-	struct bl_policy *cur;  /* hist[0] normalized (show, diff, lists) */
+	struct bl_policy *cur;		      /* hist[0] normalized (show, diff, lists) */
 	unsigned long long next_seq;
 };
 
@@ -133,10 +133,11 @@ static json_t *diags_json(const struct bl_policy_err *err)
 	for (unsigned i = 0; a && i < err->ndiags; i++) {
 		const struct bl_policy_diag *g = &err->diag[i];
 
-		json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", g->file,
-						   "line", g->line, "column", g->column,
-						   "severity", g->severity == BL_POLICY_ERROR ? "error" : "warning",
-						   "message", g->message));
+		json_array_append_new(
+			a, json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", g->file, "line", g->line,
+				     "column", g->column, "severity",
+				     g->severity == BL_POLICY_ERROR ? "error" : "warning",
+				     "message", g->message));
 	}
 	return a;
 }
@@ -152,8 +153,8 @@ static int refuse(struct bl_ctl_call *call, const struct bl_policy_err *err, con
 			break;
 		}
 	call->diags = diags_json(err);
-	return bl_ctl_fail(call, BL_PROTO_E_REFUSED, "%s refused (%u error%s)%s%s", what, err->nerrors,
-			   err->nerrors == 1 ? "" : "s", first[0] ? ": " : "", first);
+	return bl_ctl_fail(call, BL_PROTO_E_REFUSED, "%s refused (%u error%s)%s%s", what,
+			   err->nerrors, err->nerrors == 1 ? "" : "s", first[0] ? ": " : "", first);
 }
 
 /* Parse and validate a record's text into *out, or refuse the call. */
@@ -213,9 +214,12 @@ static int build(struct bl_ctl_policy *p, struct bl_ctl_call *call, struct recor
 	pthread_mutex_unlock(&d->obs_lock);
 	*build_ms = ms_since(&t0);
 	if (!rt) {
-		rc = err->nerrors ? refuse(call, err, r->f[0].name) :
-		     bl_ctl_fail(call, errno == ENOMEM ? BL_PROTO_E_NO_MEMORY : BL_PROTO_E_INTERNAL,
-				 "%s: cannot build: %s", r->f[0].name, strerror(errno));
+		rc = err->nerrors
+			     ? refuse(call, err, r->f[0].name)
+			     : bl_ctl_fail(call,
+					   errno == ENOMEM ? BL_PROTO_E_NO_MEMORY
+							   : BL_PROTO_E_INTERNAL,
+					   "%s: cannot build: %s", r->f[0].name, strerror(errno));
 		goto out_err;
 	}
 	if (info) {
@@ -275,11 +279,11 @@ static json_t *record_json(const struct record *r)
 	json_t *files = json_array();
 
 	for (size_t i = 0; files && i < r->nfiles; i++)
-		json_array_append_new(files, json_pack("{s:s, s:s%}", "name", r->f[i].name,
-						       "text", r->f[i].text, r->f[i].len));
+		json_array_append_new(files, json_pack("{s:s, s:s%}", "name", r->f[i].name, "text",
+						       r->f[i].text, r->f[i].len));
 	return json_pack("{s:o, s:s, s:I, s:I, s:I, s:I}", "files", files ? files : json_array(),
-			 "sha256", r->sha, "loaded_at", (json_int_t)r->loaded_at,
-			 "uid", (json_int_t)r->uid, "pid", (json_int_t)r->pid, "seq", (json_int_t)r->seq);
+			 "sha256", r->sha, "loaded_at", (json_int_t)r->loaded_at, "uid",
+			 (json_int_t)r->uid, "pid", (json_int_t)r->pid, "seq", (json_int_t)r->seq);
 }
 
 /* Write r as policy-SEQ.json: temp file, fsync, rename, fsync the directory. */
@@ -323,7 +327,8 @@ static int store(struct bl_ctl_policy *p, struct record *r)
 out_free:
 	free(text);
 	if (rc) {
-		fprintf(stderr, "brightline: control: cannot store the policy in %s: %s\n", p->dir, strerror(-rc));
+		fprintf(stderr, "brightline: control: cannot store the policy in %s: %s\n", p->dir,
+			strerror(-rc));
 		r->seq = 0;
 	}
 	return rc;
@@ -356,9 +361,11 @@ static struct record *record_from_json(json_t *j)
 	struct record *r;
 	size_t i;
 
-	if (!json_is_array(files) || !json_array_size(files) || !(r = record_new(json_array_size(files))))
+	if (!json_is_array(files) || !json_array_size(files) ||
+	    !(r = record_new(json_array_size(files))))
 		return NULL;
-	json_array_foreach(files, i, f) {
+	json_array_foreach(files, i, f)
+	{
 		json_t *t = json_object_get(f, "text");
 		const char *name = json_string_value(json_object_get(f, "name"));
 
@@ -368,7 +375,8 @@ static struct record *record_from_json(json_t *j)
 			return NULL;
 		}
 	}
-	snprintf(r->sha, sizeof(r->sha), "%s", json_string_value(json_object_get(j, "sha256")) ?: "");
+	snprintf(r->sha, sizeof(r->sha), "%s",
+		 json_string_value(json_object_get(j, "sha256")) ?: "");
 	r->loaded_at = (time_t)json_integer_value(json_object_get(j, "loaded_at"));
 	r->uid = json_integer_value(json_object_get(j, "uid"));
 	r->pid = json_integer_value(json_object_get(j, "pid"));
@@ -420,14 +428,16 @@ static unsigned load_history(struct bl_ctl_policy *p)
 			p->hist[kept++] = r;
 		} else {
 			if (kept <= p->history)
-				fprintf(stderr, "brightline: control: %s: unreadable, removed\n", path);
+				fprintf(stderr, "brightline: control: %s: unreadable, removed\n",
+					path);
 			unlink(path); /* beyond the history, or unreadable */
 		}
 	}
 	return kept;
 }
 
-struct bl_ctl_policy *bl_ctl_policy_create(struct bl_daemon *d, const char *state_dir, unsigned history)
+struct bl_ctl_policy *bl_ctl_policy_create(struct bl_daemon *d, const char *state_dir,
+					   unsigned history)
 {
 	struct bl_ctl_policy *p = calloc(1, sizeof(*p));
 
@@ -438,8 +448,10 @@ struct bl_ctl_policy *bl_ctl_policy_create(struct bl_daemon *d, const char *stat
 	p->next_seq = 1;
 	if (state_dir && state_dir[0]) {
 		snprintf(p->dir, sizeof(p->dir), "%s/policy", state_dir);
-		if ((mkdir(state_dir, 0750) && errno != EEXIST) || (mkdir(p->dir, 0750) && errno != EEXIST)) {
-			fprintf(stderr, "brightline: control: %s: %s; policies loaded by blctl are not kept\n",
+		if ((mkdir(state_dir, 0750) && errno != EEXIST) ||
+		    (mkdir(p->dir, 0750) && errno != EEXIST)) {
+			fprintf(stderr,
+				"brightline: control: %s: %s; policies loaded by blctl are not kept\n",
 				p->dir, strerror(errno));
 			p->dir[0] = 0;
 		}
@@ -468,14 +480,17 @@ int bl_ctl_policy_restore(struct bl_ctl_policy *p)
 		return 0;
 	rc = build(p, &call, p->hist[0], true, &pol, &bms, &pus, NULL);
 	if (rc) {
-		fprintf(stderr, "brightline: %s/policy-%llu.json (the last policy loaded by blctl) refused: %s\n",
+		fprintf(stderr,
+			"brightline: %s/policy-%llu.json (the last policy loaded by blctl) refused: %s\n",
 			p->dir, p->hist[0]->seq, call.message);
 		json_decref(call.diags);
 		return rc;
 	}
 	p->cur = pol;
-	fprintf(stderr, "brightline: policy %s from %s (last loaded by blctl, uid %lld): generation %u, "
-		"built in %.1f ms\n", p->hist[0]->f[0].name, p->dir, p->hist[0]->uid, p->hist[0]->gen, bms);
+	fprintf(stderr,
+		"brightline: policy %s from %s (last loaded by blctl, uid %lld): generation %u, "
+		"built in %.1f ms\n",
+		p->hist[0]->f[0].name, p->dir, p->hist[0]->uid, p->hist[0]->gen, bms);
 	return 1;
 }
 
@@ -497,7 +512,8 @@ static int dir_get(void *ctx, const char *name, size_t max_len, const char **tex
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || (size_t)n > max_len || fseek(f, 0, SEEK_SET)) {
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || (size_t)n > max_len ||
+	    fseek(f, 0, SEEK_SET)) {
 		fclose(f);
 		return -EFBIG;
 	}
@@ -557,7 +573,8 @@ void bl_ctl_policy_note_file(struct bl_ctl_policy *p, const char *path)
 	push(p, c.r, pol);
 }
 
-void bl_ctl_policy_current(const struct bl_ctl_policy *p, char sha[65], uint32_t *gen, const char **name)
+void bl_ctl_policy_current(const struct bl_ctl_policy *p, char sha[65], uint32_t *gen,
+			   const char **name)
 {
 	const struct bl_rt *rt = p ? p->d->pub.cur : NULL;
 
@@ -577,7 +594,8 @@ void bl_ctl_policy_current(const struct bl_ctl_policy *p, char sha[65], uint32_t
 /* The candidate of a call: {upload: ID} or {name, text, files: {NAME: TEXT}}. */
 static struct record *candidate(struct bl_ctl_call *call)
 {
-	json_t *a = call->args, *up = json_object_get(a, "upload"), *text = json_object_get(a, "text");
+	json_t *a = call->args, *up = json_object_get(a, "upload"),
+	       *text = json_object_get(a, "text");
 	struct record *r;
 
 	if (json_is_integer(up)) {
@@ -612,12 +630,15 @@ static struct record *candidate(struct bl_ctl_call *call)
 		r = record_new(1 + json_object_size(files));
 		if (r && record_set(r, 0, name, json_string_value(text), json_string_length(text)))
 			goto out_oom;
-		json_object_foreach(files, key, v) {
-			if (!r || !json_is_string(v) || record_set(r, i++, key, json_string_value(v), json_string_length(v)))
+		json_object_foreach(files, key, v)
+		{
+			if (!r || !json_is_string(v) ||
+			    record_set(r, i++, key, json_string_value(v), json_string_length(v)))
 				goto out_oom;
 		}
 	} else {
-		bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "a policy is needed: {upload: ID} or {text, files}");
+		bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+			    "a policy is needed: {upload: ID} or {text, files}");
 		return NULL;
 	}
 	if (!r)
@@ -625,7 +646,8 @@ static struct record *candidate(struct bl_ctl_call *call)
 	return r;
 out_oom:
 	record_free(r);
-	bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "files: expected {NAME: TEXT} (or out of memory)");
+	bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+		    "files: expected {NAME: TEXT} (or out of memory)");
 	return NULL;
 }
 
@@ -684,9 +706,10 @@ static int load_record(struct bl_ctl_policy *p, struct bl_ctl_call *call, struct
 	json_object_set_new(info, "sha256", json_string(r->sha));
 	json_object_set_new(info, "build_ms", json_real(bms));
 	json_object_set_new(info, "publish_us", json_real(pus));
-	fprintf(stderr, "brightline: control: policy %s (sha256 %.16s...) published as generation %u by "
-		"uid %lld pid %lld: build %.1f ms, publish %.0f us\n", r->f[0].name, r->sha, r->gen,
-		r->uid, r->pid, bms, pus);
+	fprintf(stderr,
+		"brightline: control: policy %s (sha256 %.16s...) published as generation %u by "
+		"uid %lld pid %lld: build %.1f ms, publish %.0f us\n",
+		r->f[0].name, r->sha, r->gen, r->uid, r->pid, bms, pus);
 	*result = info;
 	return 0;
 }
@@ -705,26 +728,30 @@ static int cmd_show(struct bl_ctl_call *call, json_t **result)
 	json_t *files, *hist;
 
 	if (!r)
-		return bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no policy text known: the box runs "
-				   "without a policy (default_ip) or it was not readable at start-up");
-	*result = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:I}", "name", r->f[0].name,
-			    "text", r->f[0].text, r->f[0].len, "sha256", r->sha,
-			    "generation", (json_int_t)r->gen, "loaded_at", (json_int_t)r->loaded_at,
-			    "by_uid", (json_int_t)r->uid, "by_pid", (json_int_t)r->pid);
+		return bl_ctl_fail(
+			call, BL_PROTO_E_NOT_FOUND,
+			"no policy text known: the box runs "
+			"without a policy (default_ip) or it was not readable at start-up");
+	*result = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I, s:I}", "name", r->f[0].name, "text",
+			    r->f[0].text, r->f[0].len, "sha256", r->sha, "generation",
+			    (json_int_t)r->gen, "loaded_at", (json_int_t)r->loaded_at, "by_uid",
+			    (json_int_t)r->uid, "by_pid", (json_int_t)r->pid);
 	if (!*result)
 		return -ENOMEM;
 	if (json_is_true(json_object_get(call->args, "files"))) {
 		files = json_object();
 		for (size_t i = 1; files && i < r->nfiles; i++)
-			json_object_set_new(files, r->f[i].name, json_stringn(r->f[i].text, r->f[i].len));
+			json_object_set_new(files, r->f[i].name,
+					    json_stringn(r->f[i].text, r->f[i].len));
 		json_object_set_new(*result, "files", files);
 	}
 	hist = json_array();
 	for (unsigned i = 1; hist && i <= p->history && p->hist[i]; i++)
-		json_array_append_new(hist, json_pack("{s:s, s:s, s:I, s:I}", "name", p->hist[i]->f[0].name,
-						      "sha256", p->hist[i]->sha,
-						      "loaded_at", (json_int_t)p->hist[i]->loaded_at,
-						      "by_uid", (json_int_t)p->hist[i]->uid));
+		json_array_append_new(hist,
+				      json_pack("{s:s, s:s, s:I, s:I}", "name",
+						p->hist[i]->f[0].name, "sha256", p->hist[i]->sha,
+						"loaded_at", (json_int_t)p->hist[i]->loaded_at,
+						"by_uid", (json_int_t)p->hist[i]->uid));
 	json_object_set_new(*result, "previous", hist);
 	return 0;
 }
@@ -740,7 +767,8 @@ static int cmd_rollback(struct bl_ctl_call *call, json_t **result)
 
 	if (!prev) {
 		json_decref(info);
-		return bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no previous policy to roll back to");
+		return bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND,
+				   "no previous policy to roll back to");
 	}
 	if (!info)
 		return -ENOMEM;
@@ -785,7 +813,8 @@ static void entry_text(const struct bl_policy_list *l, uint32_t i, char *buf, si
 		inet_ntop(x->family == 4 ? AF_INET : AF_INET6, x->addr, a, sizeof(a));
 		snprintf(buf, len, "%s/%u", a, x->len);
 	} else if (l->type == BL_LIST_DOMAINS) {
-		snprintf(buf, len, "%s%s", l->domains[i].subdomains ? "*." : "", l->domains[i].name);
+		snprintf(buf, len, "%s%s", l->domains[i].subdomains ? "*." : "",
+			 l->domains[i].name);
 	} else {
 		snprintf(buf, len, "%s", l->patterns[i]);
 	}
@@ -797,7 +826,8 @@ static const struct bl_policy_list *find_list(struct bl_ctl_call *call, const st
 	int i;
 
 	if (!pol) {
-		bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no policy text known (load one with blctl policy load)");
+		bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND,
+			    "no policy text known (load one with blctl policy load)");
 		return NULL;
 	}
 	if (!name) {
@@ -806,7 +836,8 @@ static const struct bl_policy_list *find_list(struct bl_ctl_call *call, const st
 	}
 	i = bl_policy_list_find(pol, name);
 	if (i < 0) {
-		bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no list \"%s\" in the running policy", name);
+		bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no list \"%s\" in the running policy",
+			    name);
 		return NULL;
 	}
 	return bl_policy_list(pol, (uint32_t)i);
@@ -815,7 +846,8 @@ static const struct bl_policy_list *find_list(struct bl_ctl_call *call, const st
 static int cmd_list_show(struct bl_ctl_call *call, json_t **result)
 {
 	struct bl_ctl_policy *p = call->arg;
-	const struct bl_policy_list *l = find_list(call, p->cur, json_string_value(json_object_get(call->args, "list")));
+	const struct bl_policy_list *l =
+		find_list(call, p->cur, json_string_value(json_object_get(call->args, "list")));
 	json_int_t limit = 100000;
 	json_t *v = json_object_get(call->args, "limit"), *a;
 	char buf[BL_POLICY_MAX_LINE + 8];
@@ -829,8 +861,9 @@ static int cmd_list_show(struct bl_ctl_call *call, json_t **result)
 		entry_text(l, i, buf, sizeof(buf));
 		json_array_append_new(a, json_string(buf));
 	}
-	*result = json_pack("{s:s, s:s, s:I, s:o, s:b}", "list", l->name, "type", type_name(l->type),
-			    "n", (json_int_t)l->n, "entries", a ? a : json_array(), "truncated", l->n > limit);
+	*result = json_pack("{s:s, s:s, s:I, s:o, s:b}", "list", l->name, "type",
+			    type_name(l->type), "n", (json_int_t)l->n, "entries",
+			    a ? a : json_array(), "truncated", l->n > limit);
 	return 0;
 }
 
@@ -853,10 +886,12 @@ static size_t node_end(yaml_document_t *doc, yaml_node_t *n)
 {
 	if (n->type == YAML_MAPPING_NODE && n->data.mapping.style == YAML_BLOCK_MAPPING_STYLE &&
 	    n->data.mapping.pairs.top > n->data.mapping.pairs.start)
-		return node_end(doc, yaml_document_get_node(doc, (n->data.mapping.pairs.top - 1)->value));
+		return node_end(
+			doc, yaml_document_get_node(doc, (n->data.mapping.pairs.top - 1)->value));
 	if (n->type == YAML_SEQUENCE_NODE && n->data.sequence.style == YAML_BLOCK_SEQUENCE_STYLE &&
 	    n->data.sequence.items.top > n->data.sequence.items.start)
-		return node_end(doc, yaml_document_get_node(doc, *(n->data.sequence.items.top - 1)));
+		return node_end(doc,
+				yaml_document_get_node(doc, *(n->data.sequence.items.top - 1)));
 	return n->end_mark.index;
 }
 
@@ -864,7 +899,8 @@ static yaml_node_t *map_value(yaml_document_t *doc, yaml_node_t *map, const char
 {
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; pr++) {
+	for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+	     pr++) {
 		yaml_node_t *k = yaml_document_get_node(doc, pr->key);
 
 		if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == strlen(key) &&
@@ -905,7 +941,8 @@ static int list_span(const char *text, size_t len, const char *name, size_t *sta
  * one list of the same type, so they are checked and written exactly as
  * entries of a list file are. Diagnostics name the argument ("args:N").
  */
-static struct bl_policy *normalize_args(struct bl_ctl_call *call, enum bl_list_type t, json_t *entries)
+static struct bl_policy *normalize_args(struct bl_ctl_call *call, enum bl_list_type t,
+					json_t *entries)
 {
 	struct bl_policy_err *err = calloc(1, sizeof(*err));
 	struct bl_policy *pol = NULL;
@@ -916,8 +953,7 @@ static struct bl_policy *normalize_args(struct bl_ctl_call *call, enum bl_list_t
 
 	if (!err || !f)
 		goto out_free;
-	json_array_foreach(entries, i, e)
-		fprintf(f, "%s\n", json_string_value(e));
+	json_array_foreach(entries, i, e) fprintf(f, "%s\n", json_string_value(e));
 	fclose(f);
 	f = NULL;
 	{
@@ -930,8 +966,10 @@ static struct bl_policy *normalize_args(struct bl_ctl_call *call, enum bl_list_t
 		char ptext[256];
 		struct bl_policy_files files = { rec_get, NULL, &r };
 
-		snprintf(ptext, sizeof(ptext), "version: 1\nlists:\n  x: {type: %s, files: [args]}\n"
-			 "rules: []\ndefault: allow\n", type_name(t));
+		snprintf(ptext, sizeof(ptext),
+			 "version: 1\nlists:\n  x: {type: %s, files: [args]}\n"
+			 "rules: []\ndefault: allow\n",
+			 type_name(t));
 		r.f = pf;
 		pol = bl_policy_load_text("policy", ptext, strlen(ptext), &files, err);
 		if (!pol)
@@ -947,10 +985,12 @@ out_free:
 	return pol;
 }
 
-static bool entry_eq(const struct bl_policy_list *a, uint32_t i, const struct bl_policy_list *b, uint32_t j)
+static bool entry_eq(const struct bl_policy_list *a, uint32_t i, const struct bl_policy_list *b,
+		     uint32_t j)
 {
 	if (a->type == BL_LIST_PREFIXES)
-		return a->prefixes[i].family == b->prefixes[j].family && a->prefixes[i].len == b->prefixes[j].len &&
+		return a->prefixes[i].family == b->prefixes[j].family &&
+		       a->prefixes[i].len == b->prefixes[j].len &&
 		       !memcmp(a->prefixes[i].addr, b->prefixes[j].addr, 16);
 	if (a->type == BL_LIST_DOMAINS)
 		return a->domains[i].subdomains == b->domains[j].subdomains &&
@@ -976,7 +1016,8 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 	const struct record *cur = p->hist[0];
 	struct bl_policy *args;
 	struct record *r = NULL;
-	char fname[BL_POLICY_MAX_NAME + 32], buf[BL_POLICY_MAX_LINE + 8], *ftext = NULL, *ptext = NULL;
+	char fname[BL_POLICY_MAX_NAME + 32], buf[BL_POLICY_MAX_LINE + 8], *ftext = NULL,
+									  *ptext = NULL;
 	size_t flen = 0, plen = 0, start, end, i, changed = 0, slot = 0;
 	bool *del = NULL;
 	FILE *f;
@@ -985,10 +1026,14 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 	if (!l)
 		return -EINVAL;
 	if (!json_is_array(entries) || !json_array_size(entries))
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "entries: expected a list of entries");
-	json_array_foreach(entries, i, e)
-		if (!json_is_string(e) || strchr(json_string_value(e), '\n'))
-			return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "entries[%zu]: expected one entry", i);
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+				   "entries: expected a list of entries");
+	json_array_foreach(
+		entries, i,
+		e) if (!json_is_string(e) ||
+		       strchr(json_string_value(e),
+			      '\n')) return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+							"entries[%zu]: expected one entry", i);
 	if (!(args = normalize_args(call, l->type, entries)))
 		return -EINVAL;
 	x = bl_policy_list(args, 0);
@@ -1025,16 +1070,17 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 	}
 	f = NULL;
 	if (!changed) {
-		*result = json_pack("{s:s, s:s, s:i, s:I, s:I}", "list", l->name, "path", "unchanged",
-				    add ? "added" : "removed", 0, "n", (json_int_t)l->n,
-				    "generation", (json_int_t)cur->gen);
+		*result = json_pack("{s:s, s:s, s:i, s:I, s:I}", "list", l->name, "path",
+				    "unchanged", add ? "added" : "removed", 0, "n",
+				    (json_int_t)l->n, "generation", (json_int_t)cur->gen);
 		rc = 0;
 		goto out_free;
 	}
 	/* the policy text, its list replaced by a reference to the new file */
 	snprintf(fname, sizeof(fname), "blctl-list-%s.txt", l->name);
 	if (list_span(cur->f[0].text, cur->f[0].len, l->name, &start, &end)) {
-		rc = bl_ctl_fail(call, BL_PROTO_E_INTERNAL, "cannot find list %s in the policy text", l->name);
+		rc = bl_ctl_fail(call, BL_PROTO_E_INTERNAL,
+				 "cannot find list %s in the policy text", l->name);
 		goto out_free;
 	}
 	f = open_memstream(&ptext, &plen);
@@ -1049,7 +1095,8 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 	}
 	f = NULL;
 	r = record_new(cur->nfiles + 1);
-	if (!r || record_set(r, 0, cur->f[0].name, ptext, plen) || record_set(r, 1, fname, ftext, flen))
+	if (!r || record_set(r, 0, cur->f[0].name, ptext, plen) ||
+	    record_set(r, 1, fname, ftext, flen))
 		goto out_oom;
 	slot = 2;
 	for (size_t k = 1; k < cur->nfiles; k++)
@@ -1062,8 +1109,11 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 	if (!rc) {
 		json_object_set_new(*result, "list", json_string(name));
 		json_object_set_new(*result, "path", json_string("rebuild"));
-		json_object_set_new(*result, add ? "added" : "removed", json_integer((json_int_t)changed));
-		json_object_set_new(*result, "n", json_integer((json_int_t)(add ? l->n + changed : l->n - changed)));
+		json_object_set_new(*result, add ? "added" : "removed",
+				    json_integer((json_int_t)changed));
+		json_object_set_new(
+			*result, "n",
+			json_integer((json_int_t)(add ? l->n + changed : l->n - changed)));
 	}
 	goto out_free;
 out_oom:
@@ -1107,7 +1157,8 @@ static int cmd_diff(struct bl_ctl_call *call, json_t **result)
 		rc = bl_ctl_policy_diff(p->cur, pol, result);
 	}
 	if (!rc) {
-		json_object_set_new(*result, "running", json_string(p->hist[0] ? p->hist[0]->sha : ""));
+		json_object_set_new(*result, "running",
+				    json_string(p->hist[0] ? p->hist[0]->sha : ""));
 		json_object_set_new(*result, "candidate", json_string(r->sha));
 	}
 	bl_policy_free(pol);

@@ -29,7 +29,7 @@
 #include "ctl_server.h"
 #include "proto.h"
 
-#define MAX_CMDS 48
+#define MAX_CMDS	 48
 #define MAX_UPLOAD_FILES 1024
 
 struct cmd {
@@ -48,7 +48,7 @@ struct upfile {
 struct bl_ctl_upload {
 	long long id;
 	size_t nfiles;
-	struct upfile *f;       /* f[0] is the policy */
+	struct upfile *f; /* f[0] is the policy */
 	uint64_t total;
 };
 
@@ -57,14 +57,14 @@ struct conn {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	char *in;               /* partial request, at most max_line bytes */
+	char *in; /* partial request, at most max_line bytes */
 	size_t in_len, in_cap;
-	char *out;              /* reply not yet sent */
+	char *out; /* reply not yet sent */
 	size_t out_len, out_off;
-	bool close_after;       /* close once `out` is sent */
-	time_t last_req;        /* last complete request (or connect) */
-	time_t partial_since;   /* first byte of the pending partial line, 0: none */
-	time_t out_since;       /* reply pending since, 0: none */
+	bool close_after;     /* close once `out` is sent */
+	time_t last_req;      /* last complete request (or connect) */
+	time_t partial_since; /* first byte of the pending partial line, 0: none */
+	time_t out_since;     /* reply pending since, 0: none */
 	struct bl_ctl_upload *up;
 };
 
@@ -80,9 +80,9 @@ struct bl_ctl {
 	gid_t gid;
 	struct cmd cmds[MAX_CMDS];
 	unsigned ncmds;
-	struct conn *conns;     /* max_clients */
+	struct conn *conns; /* max_clients */
 	unsigned nconns;
-	uint64_t upload_bytes;  /* all uploads of all connections */
+	uint64_t upload_bytes; /* all uploads of all connections */
 	long long next_upload;
 	uint64_t refused, too_long, timeouts;
 };
@@ -178,8 +178,9 @@ struct bl_ctl_upload *bl_ctl_upload_take(struct bl_ctl_call *call, long long id)
 	}
 	for (size_t i = 0; i < u->nfiles; i++)
 		if (u->f[i].got != u->f[i].size) {
-			bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "upload %lld: \"%s\" has %zu of %zu bytes",
-				    id, u->f[i].name, u->f[i].got, u->f[i].size);
+			bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+				    "upload %lld: \"%s\" has %zu of %zu bytes", id, u->f[i].name,
+				    u->f[i].got, u->f[i].size);
 			return NULL;
 		}
 	c->up = NULL;
@@ -201,24 +202,30 @@ static int cmd_upload_begin(struct bl_ctl_call *call, json_t **result)
 	    json_array_size(files) > MAX_UPLOAD_FILES)
 		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
 				   "upload.begin needs policy and files[1..%u]", MAX_UPLOAD_FILES);
-	json_array_foreach(files, i, f) {
+	json_array_foreach(files, i, f)
+	{
 		json_int_t sz = json_integer_value(json_object_get(f, "size"));
 		const char *name = json_string_value(json_object_get(f, "name"));
 
-		if (!name || !*name || strlen(name) > 4096 || !json_is_integer(json_object_get(f, "size")) || sz < 0)
-			return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "files[%zu]: needs name and size", i);
+		if (!name || !*name || strlen(name) > 4096 ||
+		    !json_is_integer(json_object_get(f, "size")) || sz < 0)
+			return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+					   "files[%zu]: needs name and size", i);
 		total += (uint64_t)sz;
 		if (!strcmp(name, policy))
 			pidx = i;
 	}
 	if (pidx == SIZE_MAX)
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "the policy \"%s\" is not among the files", policy);
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+				   "the policy \"%s\" is not among the files", policy);
 	bl_ctl_upload_free(s, c->up);
 	c->up = NULL;
 	if (total > s->cfg.max_upload || total > s->cfg.max_upload - s->upload_bytes)
-		return bl_ctl_fail(call, BL_PROTO_E_TOO_BIG, "upload of %llu bytes over the limit "
-				   "(%llu bytes, %llu in use; control: {max_upload})", (unsigned long long)total,
-				   (unsigned long long)s->cfg.max_upload, (unsigned long long)s->upload_bytes);
+		return bl_ctl_fail(call, BL_PROTO_E_TOO_BIG,
+				   "upload of %llu bytes over the limit "
+				   "(%llu bytes, %llu in use; control: {max_upload})",
+				   (unsigned long long)total, (unsigned long long)s->cfg.max_upload,
+				   (unsigned long long)s->upload_bytes);
 	u = calloc(1, sizeof(*u));
 	if (!u || !(u->f = calloc(json_array_size(files), sizeof(*u->f)))) {
 		free(u);
@@ -297,18 +304,21 @@ static int cmd_upload_chunk(struct bl_ctl_call *call, json_t **result)
 	long n;
 
 	if (!c->up || c->up->id != id)
-		return bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no upload %lld on this connection", id);
+		return bl_ctl_fail(call, BL_PROTO_E_NOT_FOUND, "no upload %lld on this connection",
+				   id);
 	for (size_t i = 0; name && i < c->up->nfiles; i++)
 		if (!strcmp(c->up->f[i].name, name))
 			f = &c->up->f[i];
 	if (!f)
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "upload %lld has no file \"%s\"", id,
-				   name ? name : "(none)");
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "upload %lld has no file \"%s\"",
+				   id, name ? name : "(none)");
 	if (off < 0 || (size_t)off != f->got)
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "\"%s\": chunk at offset %lld, expected %zu",
-				   name, (long long)off, f->got);
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+				   "\"%s\": chunk at offset %lld, expected %zu", name,
+				   (long long)off, f->got);
 	if (json_is_string(b64)) {
-		n = b64dec(json_string_value(b64), json_string_length(b64), f->buf + f->got, f->size - f->got);
+		n = b64dec(json_string_value(b64), json_string_length(b64), f->buf + f->got,
+			   f->size - f->got);
 	} else if (json_is_string(data)) {
 		n = (long)json_string_length(data);
 		if ((size_t)n > f->size - f->got)
@@ -319,7 +329,8 @@ static int cmd_upload_chunk(struct bl_ctl_call *call, json_t **result)
 		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "upload.chunk needs b64 or data");
 	}
 	if (n < 0)
-		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST, "\"%s\": bad data or more than its size", name);
+		return bl_ctl_fail(call, BL_PROTO_E_BAD_REQUEST,
+				   "\"%s\": bad data or more than its size", name);
 	f->got += (size_t)n;
 	*result = json_pack("{s:I}", "received", (json_int_t)f->got);
 	return 0;
@@ -393,8 +404,8 @@ static json_t *error_reply(json_int_t id, const char *code, const char *msg, jso
 
 	if (e && diags)
 		json_object_set(e, "diags", diags);
-	return json_pack("{s:i, s:I, s:b, s:o}", "v", BL_PROTO_VERSION, "id", id, "ok", 0,
-			 "error", e ? e : json_object());
+	return json_pack("{s:i, s:I, s:b, s:o}", "v", BL_PROTO_VERSION, "id", id, "ok", 0, "error",
+			 e ? e : json_object());
 }
 
 /* Send an error to a connection we are about to drop, best effort. */
@@ -407,8 +418,9 @@ static void refuse_now(int fd, const char *code, const char *msg)
 		size_t n = strlen(text);
 
 		text[n] = '\n';
-		if (send(fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			{ /* the client is gone: nothing to tell */ }
+		if (send(fd, text, n + 1, MSG_NOSIGNAL | MSG_DONTWAIT) <
+		    0) { /* the client is gone: nothing to tell */
+		}
 	}
 	free(text);
 	json_decref(r);
@@ -437,10 +449,13 @@ static void do_accept(struct bl_ctl *s)
 			return;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) || !peer_allowed(s, &cr)) {
 			if (!s->refused++ || s->refused % 1000 == 0)
-				logline(LOG_WARNING, "refused uid %u pid %d: not root, not uid %u, not in group %s "
-					"(%llu refused so far)", (unsigned)cr.uid, (int)cr.pid, (unsigned)geteuid(),
+				logline(LOG_WARNING,
+					"refused uid %u pid %d: not root, not uid %u, not in group %s "
+					"(%llu refused so far)",
+					(unsigned)cr.uid, (int)cr.pid, (unsigned)geteuid(),
 					s->group, (unsigned long long)s->refused);
-			refuse_now(fd, BL_PROTO_E_DENIED, "permission denied: root or the control group needed");
+			refuse_now(fd, BL_PROTO_E_DENIED,
+				   "permission denied: root or the control group needed");
 			close(fd);
 			continue;
 		}
@@ -462,8 +477,9 @@ static void do_accept(struct bl_ctl *s)
 /* Parse, authorise, dispatch one request line; queue its reply. */
 static void do_request(struct bl_ctl *s, struct conn *c, const char *line, size_t len)
 {
-	struct bl_ctl_call call = { .uid = c->uid, .gid = c->gid, .pid = c->pid, .d = s->d,
-				    .srv = s, .conn = c };
+	struct bl_ctl_call call = {
+		.uid = c->uid, .gid = c->gid, .pid = c->pid, .d = s->d, .srv = s, .conn = c
+	};
 	json_t *req, *args, *result = NULL, *reply;
 	json_error_t je;
 	json_int_t id = 0, v;
@@ -486,13 +502,16 @@ static void do_request(struct bl_ctl *s, struct conn *c, const char *line, size_
 		snprintf(msg, sizeof(msg), "protocol version %lld not spoken (this daemon: %d)",
 			 (long long)v, BL_PROTO_VERSION);
 		reply = error_reply(id, BL_PROTO_E_VERSION, msg, NULL);
-		json_object_set_new(json_object_get(reply, "error"), "versions", json_pack("[i]", BL_PROTO_VERSION));
+		json_object_set_new(json_object_get(reply, "error"), "versions",
+				    json_pack("[i]", BL_PROTO_VERSION));
 		conn_reply(c, reply);
 		goto out_req;
 	}
 	if (!call.cmd || (args && !json_is_object(args))) {
-		conn_reply(c, error_reply(id, BL_PROTO_E_BAD_REQUEST, "a request needs cmd (string) "
-					  "and args (object)", NULL));
+		conn_reply(c, error_reply(id, BL_PROTO_E_BAD_REQUEST,
+					  "a request needs cmd (string) "
+					  "and args (object)",
+					  NULL));
 		goto out_req;
 	}
 	for (unsigned i = 0; i < s->ncmds; i++)
@@ -510,7 +529,9 @@ static void do_request(struct bl_ctl *s, struct conn *c, const char *line, size_
 	rc = cmd->fn(&call, &result);
 	if (rc || !result) {
 		if (!call.code[0])
-			bl_ctl_fail(&call, rc == -ENOMEM || !result ? BL_PROTO_E_NO_MEMORY : BL_PROTO_E_INTERNAL,
+			bl_ctl_fail(&call,
+				    rc == -ENOMEM || !result ? BL_PROTO_E_NO_MEMORY
+							     : BL_PROTO_E_INTERNAL,
 				    "%s", strerror(rc ? -rc : ENOMEM));
 		reply = error_reply(id, call.code, call.message, call.diags);
 	} else {
@@ -519,7 +540,8 @@ static void do_request(struct bl_ctl *s, struct conn *c, const char *line, size_
 	}
 	if (cmd->flags & BL_CTL_MUTATES)
 		logline(rc ? LOG_WARNING : LOG_NOTICE, "%s by uid %u pid %d: %s%s", call.cmd,
-			(unsigned)c->uid, (int)c->pid, rc ? "failed: " : "ok", rc ? call.message : "");
+			(unsigned)c->uid, (int)c->pid, rc ? "failed: " : "ok",
+			rc ? call.message : "");
 	json_decref(call.diags);
 	conn_reply(c, reply);
 out_req:
@@ -549,7 +571,8 @@ static int do_read(struct bl_ctl *s, struct conn *c)
 			char msg[128];
 
 			s->too_long++;
-			snprintf(msg, sizeof(msg), "request line longer than %u bytes", s->cfg.max_line);
+			snprintf(msg, sizeof(msg), "request line longer than %u bytes",
+				 s->cfg.max_line);
 			conn_reply(c, error_reply(0, BL_PROTO_E_TOO_LONG, msg, NULL));
 			c->close_after = true;
 			return 0;
@@ -619,7 +642,9 @@ static void *ctl_main(void *arg)
 		time_t now;
 
 		pf[0] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
-		pf[1] = (struct pollfd){ .fd = s->lfd, .events = s->nconns < s->cfg.max_clients + 1 ? POLLIN : 0 };
+		pf[1] = (struct pollfd){ .fd = s->lfd,
+					 .events =
+						 s->nconns < s->cfg.max_clients + 1 ? POLLIN : 0 };
 		for (unsigned i = 0; i < s->nconns; i++)
 			pf[n++] = (struct pollfd){ .fd = s->conns[i].fd,
 						   .events = s->conns[i].out ? POLLOUT : POLLIN };
@@ -667,8 +692,10 @@ static gid_t lookup_group(const char *name)
 
 	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) == 0 && res)
 		return res->gr_gid;
-	logline(LOG_WARNING, "group \"%s\" does not exist: the control socket is for root only "
-		"(create it with: groupadd --system %s)", name, name);
+	logline(LOG_WARNING,
+		"group \"%s\" does not exist: the control socket is for root only "
+		"(create it with: groupadd --system %s)",
+		name, name);
 	return 0;
 }
 
@@ -701,7 +728,8 @@ static int open_socket(struct bl_ctl *s, char *err, size_t errlen)
 		/* our directory: created 0750 root:group; an existing one is left as it is */
 		if (mkdir(dir, 0750) == 0) {
 			if (chown(dir, 0, s->gid) || chmod(dir, 0750))
-				logline(LOG_WARNING, "%s: cannot set owner/mode: %s", dir, strerror(errno));
+				logline(LOG_WARNING, "%s: cannot set owner/mode: %s", dir,
+					strerror(errno));
 		} else if (errno != EEXIST) {
 			rc = -errno;
 			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -714,7 +742,9 @@ static int open_socket(struct bl_ctl *s, char *err, size_t errlen)
 			return -EEXIST;
 		}
 		if (socket_live(s->socket)) {
-			snprintf(err, errlen, "%s: another daemon is listening there (control_socket)", s->socket);
+			snprintf(err, errlen,
+				 "%s: another daemon is listening there (control_socket)",
+				 s->socket);
 			return -EADDRINUSE;
 		}
 		unlink(s->socket); /* left by a daemon that died */
@@ -742,8 +772,8 @@ out_errno:
 	return rc;
 }
 
-struct bl_ctl *bl_ctl_create(struct bl_daemon *d, const struct bl_ctl_config *c,
-			     char *err, size_t errlen)
+struct bl_ctl *bl_ctl_create(struct bl_daemon *d, const struct bl_ctl_config *c, char *err,
+			     size_t errlen)
 {
 	struct bl_ctl *s = calloc(1, sizeof(*s));
 	int rc;
@@ -760,7 +790,8 @@ struct bl_ctl *bl_ctl_create(struct bl_daemon *d, const struct bl_ctl_config *c,
 		goto out_free;
 	}
 	snprintf(s->socket, sizeof(s->socket), "%s", c->socket);
-	snprintf(s->group, sizeof(s->group), "%s", c->group && *c->group ? c->group : BL_PROTO_DEFAULT_GROUP);
+	snprintf(s->group, sizeof(s->group), "%s",
+		 c->group && *c->group ? c->group : BL_PROTO_DEFAULT_GROUP);
 	s->cfg = *c;
 	s->cfg.socket = s->socket;
 	s->cfg.group = s->group;

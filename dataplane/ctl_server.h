@@ -22,30 +22,30 @@ struct bl_ctl_policy;
 /* One request as a handler sees it. */
 struct bl_ctl_call {
 	const char *cmd;
-	json_t *args;               /* borrowed; always an object */
-	uid_t uid;                  /* the caller (SO_PEERCRED) */
+	json_t *args; /* borrowed; always an object */
+	uid_t uid;    /* the caller (SO_PEERCRED) */
 	gid_t gid;
 	pid_t pid;
 	struct bl_daemon *d;
 	struct bl_ctl *srv;
-	void *arg;                  /* given to bl_ctl_register */
-	void *conn;                 /* the connection (uploads belong to it) */
+	void *arg;  /* given to bl_ctl_register */
+	void *conn; /* the connection (uploads belong to it) */
 	/* the error reply, set by bl_ctl_fail() */
 	char code[32];
 	char message[1024];
-	json_t *diags;              /* array or NULL */
+	json_t *diags; /* array or NULL */
 };
 
 /* 0 with *result a new reference to an object; or -errno after bl_ctl_fail(). */
 typedef int (*bl_ctl_handler)(struct bl_ctl_call *call, json_t **result);
 
 #define BL_CTL_READONLY 0u
-#define BL_CTL_MUTATES  1u  /* logged with the caller's uid and pid */
+#define BL_CTL_MUTATES	1u /* logged with the caller's uid and pid */
 
 /* Settings (from struct bl_config's control section). */
 struct bl_ctl_config {
-	const char *socket;         /* path of the socket */
-	const char *group;          /* group allowed besides root and our uid */
+	const char *socket; /* path of the socket */
+	const char *group;  /* group allowed besides root and our uid */
 	uint32_t max_line;
 	uint64_t max_upload;
 	uint32_t max_clients;
@@ -58,11 +58,12 @@ struct bl_ctl_config {
  * owner root, group `group` (root's group, logged once, when it does not
  * exist). Returns NULL with errno and a message in err.
  */
-struct bl_ctl *bl_ctl_create(struct bl_daemon *d, const struct bl_ctl_config *c,
-			     char *err, size_t errlen);
+struct bl_ctl *bl_ctl_create(struct bl_daemon *d, const struct bl_ctl_config *c, char *err,
+			     size_t errlen);
 
 /* Add a command. 0, -EEXIST, -ENOSPC. */
-int bl_ctl_register(struct bl_ctl *s, const char *cmd, unsigned flags, bl_ctl_handler fn, void *arg);
+int bl_ctl_register(struct bl_ctl *s, const char *cmd, unsigned flags, bl_ctl_handler fn,
+		    void *arg);
 
 /* Set the call's error reply; returns -EINVAL for `return bl_ctl_fail(...)`. */
 int bl_ctl_fail(struct bl_ctl_call *call, const char *code, const char *fmt, ...)

@@ -37,8 +37,8 @@
 #include "telemetry.h"
 #include "verdicts.h"
 
-#define BL_HANDOFF_RING 1024   /* packets per (src, dst) handoff ring */
-#define BL_EVENT_RING   16384  /* verdict events per worker */
+#define BL_HANDOFF_RING 1024  /* packets per (src, dst) handoff ring */
+#define BL_EVENT_RING	16384 /* verdict events per worker */
 
 /* "0-1" or "0,2,5": the CPUs this process may run on. */
 static void cpu_list(char *buf, size_t len)
@@ -74,12 +74,13 @@ static int eal_argv(const struct bl_config *c, char **argv, unsigned max, char *
 	size_t off = 0;
 	char cpus[256], name[64];
 
-#define PUSH(...) do { \
-		int len_ = snprintf(store + off, slen - off, __VA_ARGS__); \
-		if (n + 1 >= max || len_ < 0 || (size_t)len_ >= slen - off) \
-			return -E2BIG; \
-		argv[n++] = store + off; \
-		off += len_ + 1; \
+#define PUSH(...)                                                                                  \
+	do {                                                                                       \
+		int len_ = snprintf(store + off, slen - off, __VA_ARGS__);                         \
+		if (n + 1 >= max || len_ < 0 || (size_t)len_ >= slen - off)                        \
+			return -E2BIG;                                                             \
+		argv[n++] = store + off;                                                           \
+		off += len_ + 1;                                                                   \
 	} while (0)
 
 	PUSH("brightline");
@@ -95,7 +96,8 @@ static int eal_argv(const struct bl_config *c, char **argv, unsigned max, char *
 			size_t io = snprintf(ids, sizeof(ids), "0");
 
 			for (unsigned i = 0; i < c->n_workers && io < sizeof(ids); i++)
-				io += snprintf(ids + io, sizeof(ids) - io, ",%u", c->worker_lcores[i]);
+				io += snprintf(ids + io, sizeof(ids) - io, ",%u",
+					       c->worker_lcores[i]);
 			PUSH("--lcores=(%s)@(%s)", ids, cpus);
 		} else {
 			PUSH("--lcores=(0-%u)@(%s)", c->n_workers, cpus);
@@ -134,9 +136,8 @@ static void hugepages(unsigned long *free_, unsigned long *total, unsigned long 
 /* The most telling line of what the EAL said while failing: the first error. */
 static void eal_reason(FILE *log, char *out, size_t len)
 {
-	static const char *const marks[] = {
-		"FATAL", "rror", "annot", "ailed", "not ", "nvalid", "No ", "nable", NULL
-	};
+	static const char *const marks[] = { "FATAL",  "rror", "annot", "ailed", "not ",
+					     "nvalid", "No ",  "nable", NULL };
 	char line[512];
 
 	out[0] = 0;
@@ -210,10 +211,13 @@ static int eal_init(const struct bl_config *c, char *err, size_t errlen)
 		eal_reason(log, why, sizeof(why));
 		hugepages(&hfree, &htotal, &hkb);
 		if (!c->no_huge && (strcasestr(why, "hugepage") || hfree == 0))
-			snprintf(err, errlen, "DPDK initialisation failed: %s (hugepages: %lu of %lu "
-				 "free, %lu kB each; reserve more, or set eal: {no-huge: true})", why, hfree, htotal, hkb);
+			snprintf(err, errlen,
+				 "DPDK initialisation failed: %s (hugepages: %lu of %lu "
+				 "free, %lu kB each; reserve more, or set eal: {no-huge: true})",
+				 why, hfree, htotal, hkb);
 		else
-			snprintf(err, errlen, "DPDK initialisation failed: %s", why[0] ? why : "unknown error");
+			snprintf(err, errlen, "DPDK initialisation failed: %s",
+				 why[0] ? why : "unknown error");
 		fclose(log);
 		return -EINVAL;
 	}
@@ -231,14 +235,17 @@ static int pick_lcores(struct bl_daemon *d, char *err, size_t errlen)
 		if (c->lcores_given) {
 			lc = c->worker_lcores[i];
 			if (!rte_lcore_is_enabled(lc) || lc == rte_get_main_lcore()) {
-				snprintf(err, errlen, "worker lcore %u is not an enabled worker lcore "
-					 "(check eal: lcores)", lc);
+				snprintf(err, errlen,
+					 "worker lcore %u is not an enabled worker lcore "
+					 "(check eal: lcores)",
+					 lc);
 				return -EINVAL;
 			}
 		} else {
 			lc = rte_get_next_lcore(lc, 1, 0);
 			if (lc >= RTE_MAX_LCORE) {
-				snprintf(err, errlen, "%u workers need %u worker lcores; the EAL has %u",
+				snprintf(err, errlen,
+					 "%u workers need %u worker lcores; the EAL has %u",
 					 c->n_workers, c->n_workers, rte_lcore_count() - 1);
 				return -EINVAL;
 			}
@@ -255,17 +262,18 @@ static int make_pool(struct bl_daemon *d, char *err, size_t errlen)
 	unsigned cache = RTE_MIN(256u, c->mempool_size / 4);
 	unsigned long hfree, htotal, hkb;
 
-	d->pool = rte_pktmbuf_pool_create("bl_mbufs", c->mempool_size, cache,
-					  bl_worker_priv_size(), RTE_MBUF_DEFAULT_BUF_SIZE,
-					  rte_socket_id());
+	d->pool = rte_pktmbuf_pool_create("bl_mbufs", c->mempool_size, cache, bl_worker_priv_size(),
+					  RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (d->pool)
 		return 0;
 	hugepages(&hfree, &htotal, &hkb);
-	snprintf(err, errlen, "cannot allocate a mempool of %u mbufs (%s): %s; hugepages: "
+	snprintf(err, errlen,
+		 "cannot allocate a mempool of %u mbufs (%s): %s; hugepages: "
 		 "%lu of %lu free, %lu kB each (reserve more, lower `mempool`, or set "
-		 "eal: {no-huge: true, m: SIZE_MB})", c->mempool_size,
-		 rte_strerror(rte_errno), c->no_huge ? "no-huge memory too small" : "not enough hugepage memory",
-		 hfree, htotal, hkb);
+		 "eal: {no-huge: true, m: SIZE_MB})",
+		 c->mempool_size, rte_strerror(rte_errno),
+		 c->no_huge ? "no-huge memory too small" : "not enough hugepage memory", hfree,
+		 htotal, hkb);
 	return -ENOMEM;
 }
 
@@ -297,7 +305,8 @@ static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, 
 	 * per-rule counters that outlive any policy object */
 	w->seam.rt = &d->pub.cur;
 	w->seam.qsv = d->pub.qsv;
-	w->seam.ctr = rte_zmalloc_socket("bl_rule_ctr", BL_RT_SLOTS * sizeof(*w->seam.ctr), 64, socket);
+	w->seam.ctr =
+		rte_zmalloc_socket("bl_rule_ctr", BL_RT_SLOTS * sizeof(*w->seam.ctr), 64, socket);
 	if (!w->seam.ctr || rte_rcu_qsbr_thread_register(d->pub.qsv, i)) {
 		snprintf(err, errlen, "worker %u: cannot set up its policy counters", i);
 		return -ENOMEM;
@@ -340,8 +349,8 @@ static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, 
 	fc.evict_idle_s = c->flow.evict_idle;
 	w->flows = bl_flow_create(&fc);
 	if (!w->flows) {
-		snprintf(err, errlen, "worker %u: cannot create a flow table of %u flows: %s",
-			 i, c->flow.capacity, strerror(errno));
+		snprintf(err, errlen, "worker %u: cannot create a flow table of %u flows: %s", i,
+			 c->flow.capacity, strerror(errno));
 		return -ENOMEM;
 	}
 	bl_frag_config_defaults(&gc);
@@ -354,14 +363,15 @@ static int make_worker(struct bl_daemon *d, unsigned i, bool hw_rss, char *err, 
 	gc.timeout_s = c->frag.timeout;
 	w->frags = bl_frag_create(&gc);
 	if (!w->frags) {
-		snprintf(err, errlen, "worker %u: cannot create a fragment table: %s", i, strerror(errno));
+		snprintf(err, errlen, "worker %u: cannot create a fragment table: %s", i,
+			 strerror(errno));
 		return -ENOMEM;
 	}
 	w->events_all = d->opts.events;
 	if (d->opts.events || d->opts.eve) {
 		snprintf(name, sizeof(name), "bl_ev_%u", i);
-		w->events = rte_ring_create_elem(name, sizeof(struct bl_event), BL_EVENT_RING, socket,
-						 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		w->events = rte_ring_create_elem(name, sizeof(struct bl_event), BL_EVENT_RING,
+						 socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!w->events) {
 			snprintf(err, errlen, "worker %u: cannot create the event ring: %s", i,
 				 rte_strerror(rte_errno));
@@ -390,8 +400,8 @@ static int make_meters(struct bl_daemon *d, char *err, size_t errlen)
 
 	d->meters = bl_meters_create(&mc);
 	if (!d->meters) {
-		snprintf(err, errlen, "cannot create the meter table (%u slots): %s",
-			 mc.max_slots, strerror(errno));
+		snprintf(err, errlen, "cannot create the meter table (%u slots): %s", mc.max_slots,
+			 strerror(errno));
 		return -ENOMEM;
 	}
 	rc = bl_meters_load(d->meters, lerr, sizeof(lerr));
@@ -442,8 +452,8 @@ static int make_policy(struct bl_daemon *d, char *err, size_t errlen)
 			return 0;
 	}
 	if (c->policy[0]) {
-		rt = bl_rt_load_file(c->policy, d->pub.next_gen, d->pub.slots, d->meters ? &ops : NULL,
-				     stderr);
+		rt = bl_rt_load_file(c->policy, d->pub.next_gen, d->pub.slots,
+				     d->meters ? &ops : NULL, stderr);
 		if (!rt) {
 			snprintf(err, errlen, "policy %s refused", c->policy);
 			return -EINVAL;
@@ -509,7 +519,8 @@ static void make_eventlog(struct bl_daemon *d)
 		return;
 	d->eve = bl_eventlog_create(&ec);
 	if (!d->eve)
-		fprintf(stderr, "brightline: warning: event log %s: %s; no events will be written\n",
+		fprintf(stderr,
+			"brightline: warning: event log %s: %s; no events will be written\n",
 			d->opts.eve, strerror(errno));
 }
 
@@ -532,7 +543,8 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 	pthread_mutex_init(&d->obs_lock, NULL);
 	d->obs_lock_up = true;
 	if (!cfg->inside[0] || !cfg->outside[0]) {
-		snprintf(err, errlen, "both ports must be named (ports: {inside: DEV, outside: DEV} "
+		snprintf(err, errlen,
+			 "both ports must be named (ports: {inside: DEV, outside: DEV} "
 			 "or --inside/--outside)");
 		return -EINVAL;
 	}
@@ -551,7 +563,10 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 	}
 	want = (struct bl_port_want){
 		.queues = cfg->queues ? cfg->queues : d->n_workers,
-		.mtu = cfg->mtu, .rx_desc = cfg->rx_desc, .tx_desc = cfg->tx_desc, .pool = d->pool,
+		.mtu = cfg->mtu,
+		.rx_desc = cfg->rx_desc,
+		.tx_desc = cfg->tx_desc,
+		.pool = d->pool,
 	};
 	for (unsigned s = 0; s < 2; s++) {
 		rc = bl_port_open(&d->port[s], s ? cfg->outside : cfg->inside, &want, err, errlen);
@@ -579,7 +594,8 @@ int bl_daemon_init(struct bl_daemon *d, const struct bl_config *cfg,
 	make_eventlog(d);
 	/* counters as DPDK telemetry commands, and the capture hook of dpdk-dumpcap */
 	if ((rc = bl_telemetry_init(d)))
-		fprintf(stderr, "brightline: warning: telemetry or capture hook: %s\n", strerror(-rc));
+		fprintf(stderr, "brightline: warning: telemetry or capture hook: %s\n",
+			strerror(-rc));
 	return 0;
 }
 
@@ -618,8 +634,10 @@ static unsigned drain_events(struct bl_daemon *d)
 
 		if (!d->w[i] || !d->w[i]->events)
 			continue;
-		for (unsigned b = 0; b < 256 && (n = rte_ring_sc_dequeue_burst_elem(
-				d->w[i]->events, ev, sizeof(ev[0]), 64, NULL)); b++) {
+		for (unsigned b = 0;
+		     b < 256 && (n = rte_ring_sc_dequeue_burst_elem(d->w[i]->events, ev,
+								    sizeof(ev[0]), 64, NULL));
+		     b++) {
 			total += n;
 			for (unsigned k = 0; k < n; k++) {
 				if (d->verdicts)
@@ -691,7 +709,7 @@ int bl_daemon_launch(struct bl_daemon *d)
 	d->launched = true;
 	if (d->eve && d->opts.eve_thread && eve_thread_start(d))
 		fprintf(stderr, "brightline: warning: cannot start the event log thread; "
-			"the main lcore writes events\n");
+				"the main lcore writes events\n");
 	/* calendar boundaries each second, quota usage saved periodically */
 	if (d->meters && bl_meters_thread_start(d->meters, d->cfg->meters.snapshot_s))
 		fprintf(stderr, "brightline: warning: cannot start the meter thread\n");
@@ -877,16 +895,12 @@ int bl_cmd_common_flag(struct bl_config *c, int opt, const char *arg, char *err,
 	unsigned long v;
 
 	switch (opt) {
-	case 'p':
-		snprintf(c->file_prefix, sizeof(c->file_prefix), "%s", arg);
-		return 1;
-	case 'i':
-		snprintf(c->inside, sizeof(c->inside), "%s", arg);
-		return 1;
-	case 'o':
-		snprintf(c->outside, sizeof(c->outside), "%s", arg);
-		return 1;
-	case 'w': case 'M': case 'P':
+	case 'p': snprintf(c->file_prefix, sizeof(c->file_prefix), "%s", arg); return 1;
+	case 'i': snprintf(c->inside, sizeof(c->inside), "%s", arg); return 1;
+	case 'o': snprintf(c->outside, sizeof(c->outside), "%s", arg); return 1;
+	case 'w':
+	case 'M':
+	case 'P':
 		v = strtoul(arg, &end, 10);
 		if (*end || !v || (opt == 'w' && v > BL_CONFIG_MAX_WORKERS)) {
 			snprintf(err, errlen, "bad number \"%s\"", arg);
@@ -967,7 +981,8 @@ static void notify_systemd(const char *state)
 		return;
 	if (sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
 		   offsetof(struct sockaddr_un, sun_path) + n) < 0)
-		fprintf(stderr, "brightline: warning: cannot notify systemd: %s\n", strerror(errno));
+		fprintf(stderr, "brightline: warning: cannot notify systemd: %s\n",
+			strerror(errno));
 	close(fd);
 }
 
@@ -975,9 +990,12 @@ static void notify_systemd(const char *state)
 static int start_control(struct bl_daemon *d, const struct bl_config *c)
 {
 	struct bl_ctl_config cc = {
-		.socket = c->control_socket, .group = c->control.group,
-		.max_line = c->control.max_line, .max_upload = c->control.max_upload,
-		.max_clients = c->control.max_clients, .idle_timeout_s = c->control.idle_timeout,
+		.socket = c->control_socket,
+		.group = c->control.group,
+		.max_line = c->control.max_line,
+		.max_upload = c->control.max_upload,
+		.max_clients = c->control.max_clients,
+		.idle_timeout_s = c->control.idle_timeout,
 		.line_timeout_s = BL_PROTO_LINE_TIMEOUT,
 	};
 	char err[512];
@@ -988,7 +1006,8 @@ static int start_control(struct bl_daemon *d, const struct bl_config *c)
 		fprintf(stderr, "brightline: %s (or run with --no-control)\n", err);
 		return -errno;
 	}
-	if ((rc = bl_ctl_cmds_register(d->ctl_srv)) || (rc = bl_ctl_policy_register(d->ctl_srv, d->ctl_pol)) ||
+	if ((rc = bl_ctl_cmds_register(d->ctl_srv)) ||
+	    (rc = bl_ctl_policy_register(d->ctl_srv, d->ctl_pol)) ||
 	    (rc = bl_ctl_start(d->ctl_srv))) {
 		fprintf(stderr, "brightline: cannot start the control server: %s\n", strerror(-rc));
 		return rc;
@@ -999,27 +1018,26 @@ static int start_control(struct bl_daemon *d, const struct bl_config *c)
 
 int bl_cmd_run(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "file-prefix", required_argument, NULL, 'p' },
-		{ "inside", required_argument, NULL, 'i' },
-		{ "outside", required_argument, NULL, 'o' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "mtu", required_argument, NULL, 'M' },
-		{ "mempool", required_argument, NULL, 'P' },
-		{ "default-ip", required_argument, NULL, 'D' },
-		{ "policy", required_argument, NULL, 'Y' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "stats-json", required_argument, NULL, 'j' },
-		{ "verdicts", required_argument, NULL, 'V' },
-		{ "eve", required_argument, NULL, 'E' },
-		{ "stage-timing", no_argument, NULL, 'T' },
-		{ "control-socket", required_argument, NULL, 'S' },
-		{ "state-dir", required_argument, NULL, 'A' },
-		{ "no-control", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	static const struct option longopts[] = { { "config", required_argument, NULL, 'c' },
+						  { "file-prefix", required_argument, NULL, 'p' },
+						  { "inside", required_argument, NULL, 'i' },
+						  { "outside", required_argument, NULL, 'o' },
+						  { "workers", required_argument, NULL, 'w' },
+						  { "mtu", required_argument, NULL, 'M' },
+						  { "mempool", required_argument, NULL, 'P' },
+						  { "default-ip", required_argument, NULL, 'D' },
+						  { "policy", required_argument, NULL, 'Y' },
+						  { "duration", required_argument, NULL, 'd' },
+						  { "stats-json", required_argument, NULL, 'j' },
+						  { "verdicts", required_argument, NULL, 'V' },
+						  { "eve", required_argument, NULL, 'E' },
+						  { "stage-timing", no_argument, NULL, 'T' },
+						  { "control-socket", required_argument, NULL,
+						    'S' },
+						  { "state-dir", required_argument, NULL, 'A' },
+						  { "no-control", no_argument, NULL, 'N' },
+						  { "help", no_argument, NULL, 'h' },
+						  { 0 } };
 	struct bl_config cfg;
 	struct bl_daemon d;
 	struct bl_daemon_opts opts = { 0 };
@@ -1049,37 +1067,28 @@ int bl_cmd_run(int argc, char **argv)
 		if (r)
 			continue;
 		switch (opt) {
-		case 'c':
-			break;
-		case 'd':
-			duration = strtod(optarg, NULL);
-			break;
-		case 'j':
-			stats_json = optarg;
-			break;
-		case 'V':
-			verdicts = optarg;
-			break;
+		case 'c': break;
+		case 'd': duration = strtod(optarg, NULL); break;
+		case 'j': stats_json = optarg; break;
+		case 'V': verdicts = optarg; break;
 		case 'E':
 			snprintf(cfg.event_log.path, sizeof(cfg.event_log.path), "%s", optarg);
 			break;
-		case 'T':
-			opts.stage_timing = true;
-			break;
+		case 'T': opts.stage_timing = true; break;
 		case 'S':
 		case 'A':
-			if (strlen(optarg) >= (opt == 'S' ? sizeof(cfg.control_socket) : sizeof(cfg.state_dir))) {
+			if (strlen(optarg) >=
+			    (opt == 'S' ? sizeof(cfg.control_socket) : sizeof(cfg.state_dir))) {
 				fprintf(stderr, "brightline run: %s: path too long\n", optarg);
 				goto out_cfg;
 			}
 			if (opt == 'S')
-				snprintf(cfg.control_socket, sizeof(cfg.control_socket), "%s", optarg);
+				snprintf(cfg.control_socket, sizeof(cfg.control_socket), "%s",
+					 optarg);
 			else
 				snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", optarg);
 			break;
-		case 'N':
-			no_control = true;
-			break;
+		case 'N': no_control = true; break;
 		case 'h':
 			run_usage(stdout);
 			ret = 0;
@@ -1099,7 +1108,8 @@ int bl_cmd_run(int argc, char **argv)
 	opts.keep_state = true;
 	opts.control = !no_control;
 	for (int i = 1; i < optind; i++) /* an explicit --policy wins over the state dir */
-		opts.policy_forced |= !strcmp(argv[i], "--policy") || !strncmp(argv[i], "--policy=", 9);
+		opts.policy_forced |=
+			!strcmp(argv[i], "--policy") || !strncmp(argv[i], "--policy=", 9);
 	opts.eve = cfg.event_log.path[0] ? cfg.event_log.path : NULL;
 	opts.eve_thread = true;
 	rc = bl_daemon_init(&d, &cfg, &opts, err, sizeof(err));
@@ -1133,7 +1143,8 @@ int bl_cmd_run(int argc, char **argv)
 		}
 		bl_daemon_poll(&d);
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (duration > 0 && (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
+		if (duration > 0 &&
+		    (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= duration)
 			break;
 	}
 	notify_systemd("STOPPING=1");

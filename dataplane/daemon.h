@@ -29,14 +29,14 @@ struct bl_ctl_policy;
 
 /* Options that are not configuration: how this process runs the box. */
 struct bl_daemon_opts {
-	bool stage_timing;     /* TSC accounting per stage */
-	bool events;           /* collect verdict events (--verdicts) */
-	bool events_lossless;  /* workers wait for room in the event ring (replay) */
-	bool keep_state;       /* quota usage loaded from / saved to cfg->state_dir (run) */
-	bool control;          /* serve the control socket, keep blctl's policies (run) */
-	bool policy_forced;    /* --policy given: it wins over the state dir's last policy */
-	const char *eve;       /* EVE log file (eventlog.h), or NULL: none */
-	bool eve_thread;       /* a writer thread drains the event rings (run); else bl_daemon_poll */
+	bool stage_timing;    /* TSC accounting per stage */
+	bool events;	      /* collect verdict events (--verdicts) */
+	bool events_lossless; /* workers wait for room in the event ring (replay) */
+	bool keep_state;      /* quota usage loaded from / saved to cfg->state_dir (run) */
+	bool control;	      /* serve the control socket, keep blctl's policies (run) */
+	bool policy_forced;   /* --policy given: it wins over the state dir's last policy */
+	const char *eve;      /* EVE log file (eventlog.h), or NULL: none */
+	bool eve_thread; /* a writer thread drains the event rings (run); else bl_daemon_poll */
 };
 
 struct bl_daemon {
@@ -44,32 +44,32 @@ struct bl_daemon {
 	struct bl_daemon_opts opts;
 	bool eal_up;
 	struct rte_mempool *pool;
-	struct bl_port port[2];          /* [0] inside, [1] outside */
+	struct bl_port port[2]; /* [0] inside, [1] outside */
 	unsigned n_workers;
 	unsigned lcore[BL_CONFIG_MAX_WORKERS];
 	struct bl_worker *w[BL_CONFIG_MAX_WORKERS];
 	struct rte_ring *ring[BL_CONFIG_MAX_WORKERS][BL_CONFIG_MAX_WORKERS]; /* [src][dst] */
 	rte_spinlock_t txlock[2][BL_CONFIG_MAX_WORKERS];
 	struct bl_run_ctl ctl;
-	uint32_t done;                   /* workers that returned */
+	uint32_t done; /* workers that returned */
 	bool launched;
-	struct bl_verdicts *verdicts;    /* with opts.events */
-	struct bl_meters *meters;        /* rate-limit/quota state shared by the workers */
-	struct bl_rt_pub pub;            /* the published policy, its RCU, rule slots */
+	struct bl_verdicts *verdicts; /* with opts.events */
+	struct bl_meters *meters;     /* rate-limit/quota state shared by the workers */
+	struct bl_rt_pub pub;	      /* the published policy, its RCU, rule slots */
 	/* Held by the control thread while it changes `pub` (builds that add
 	 * slot names, publish + free), and by control-side readers on other
 	 * threads (DPDK telemetry) around bl_daemon_snapshot. Never by workers. */
 	pthread_mutex_t obs_lock;
 	bool obs_lock_up;
-	struct bl_eventlog *eve;         /* with opts.eve */
-	pthread_t eve_thread;            /* with opts.eve_thread: drains the event rings */
+	struct bl_eventlog *eve; /* with opts.eve */
+	pthread_t eve_thread;	 /* with opts.eve_thread: drains the event rings */
 	bool eve_thread_up;
-	uint32_t eve_stop;               /* main -> writer thread: drain once more and return */
-	uint32_t eve_reopen;             /* reopen the EVE file (SIGHUP), read by its consumer */
-	bool telemetry_up;               /* telemetry commands point at this daemon, pdump on */
-	struct bl_ctl *ctl_srv;          /* the control server (ctl_server.h), with opts.control */
-	struct bl_ctl_policy *ctl_pol;   /* what blctl loaded, its history (ctl_policy.c) */
-	time_t started;                  /* CLOCK_MONOTONIC seconds at init (status uptime) */
+	uint32_t eve_stop;	       /* main -> writer thread: drain once more and return */
+	uint32_t eve_reopen;	       /* reopen the EVE file (SIGHUP), read by its consumer */
+	bool telemetry_up;	       /* telemetry commands point at this daemon, pdump on */
+	struct bl_ctl *ctl_srv;	       /* the control server (ctl_server.h), with opts.control */
+	struct bl_ctl_policy *ctl_pol; /* what blctl loaded, its history (ctl_policy.c) */
+	time_t started;		       /* CLOCK_MONOTONIC seconds at init (status uptime) */
 };
 
 /*

@@ -18,8 +18,8 @@
 #include "eventlog.h"
 #include "verdict.h"
 
-#define EVE_BUF (64 * 1024) /* stdio buffer: lines leave in batches */
-#define RESYNC_S 60         /* the TSC-to-wall-clock base is taken again this often */
+#define EVE_BUF	 (64 * 1024) /* stdio buffer: lines leave in batches */
+#define RESYNC_S 60	     /* the TSC-to-wall-clock base is taken again this often */
 
 struct bl_eventlog {
 	char path[PATH_MAX];
@@ -34,7 +34,7 @@ struct bl_eventlog {
 	/* wall clock at tsc0, to stamp lines with the time of the decision */
 	uint64_t tsc0;
 	struct timespec real0;
-	struct bl_eventlog_stats st;   /* written by the consumer, read relaxed */
+	struct bl_eventlog_stats st; /* written by the consumer, read relaxed */
 };
 
 /* Open `path` for appending, mode 0640; its directory made 0750 when missing. */
@@ -127,7 +127,8 @@ static bool allow(struct bl_eventlog *el, uint32_t slot, uint64_t now)
 /* Nanoseconds in `d` TSC cycles, without overflow. */
 static int64_t tsc_ns(const struct bl_eventlog *el, uint64_t d)
 {
-	return (int64_t)((d / el->tsc_hz) * 1000000000ull + (d % el->tsc_hz) * 1000000000ull / el->tsc_hz);
+	return (int64_t)((d / el->tsc_hz) * 1000000000ull +
+			 (d % el->tsc_hz) * 1000000000ull / el->tsc_hz);
 }
 
 /* "2026-11-25T19:40:00.123456+0000": local time of the decision (its TSC
@@ -191,9 +192,9 @@ static uint64_t flow_id(const struct bl_flow_key *k)
 
 /* What one line says. */
 struct line {
-	const char *type;       /* "drop" | "alert" */
-	const char *action;     /* brightline.action: drop | reject | log */
-	uint32_t slot;          /* rule slot the line is charged to */
+	const char *type;   /* "drop" | "alert" */
+	const char *action; /* brightline.action: drop | reject | log */
+	uint32_t slot;	    /* rule slot the line is charged to */
 };
 
 /* The fields every line starts with, up to and including proto. */
@@ -210,7 +211,8 @@ static void head(struct bl_eventlog *el, FILE *f, const struct bl_event *ev, con
 	stamp(el, ev->tsc, ts, sizeof(ts));
 	inet_ntop(af, k->addr[init], src, sizeof(src));
 	inet_ntop(af, k->addr[init ^ 1], dst, sizeof(dst));
-	fprintf(f, "{\"timestamp\":\"%s\",\"flow_id\":%lu,\"in_iface\":\"%s\",\"event_type\":\"%s\",",
+	fprintf(f,
+		"{\"timestamp\":\"%s\",\"flow_id\":%lu,\"in_iface\":\"%s\",\"event_type\":\"%s\",",
 		ts, flow_id(k), outside ? "outside" : "inside", type);
 	if (k->vlan)
 		fprintf(f, "\"vlan\":[%u],", k->vlan);
@@ -228,8 +230,10 @@ static void alert(FILE *f, const struct bl_event *ev, const struct line *l, cons
 {
 	bool blocked = ev->verdict == BL_VERDICT_DROP;
 
-	fprintf(f, "\"alert\":{\"action\":\"%s\",\"gid\":1,\"signature_id\":%u,\"rev\":%u,"
-		"\"signature\":", blocked ? "blocked" : "allowed", l->slot, ev->gen);
+	fprintf(f,
+		"\"alert\":{\"action\":\"%s\",\"gid\":1,\"signature_id\":%u,\"rev\":%u,"
+		"\"signature\":",
+		blocked ? "blocked" : "allowed", l->slot, ev->gen);
 	json_str(f, rule);
 	fprintf(f, ",\"category\":\"%s\",\"severity\":3},",
 		!strcmp(l->action, "reject") ? "Policy reject" : "Policy log");

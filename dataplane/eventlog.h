@@ -31,19 +31,19 @@
 #include "worker.h"
 
 struct bl_eventlog_config {
-	const char *path;               /* EVE file */
-	uint32_t rate;                  /* lines per second per rule; 0: no limit */
-	uint32_t burst;                 /* bucket depth (>= 1) */
-	uint64_t tsc_hz;                /* of bl_event.tsc */
+	const char *path;		 /* EVE file */
+	uint32_t rate;			 /* lines per second per rule; 0: no limit */
+	uint32_t burst;			 /* bucket depth (>= 1) */
+	uint64_t tsc_hz;		 /* of bl_event.tsc */
 	const struct bl_rt_slots *slots; /* rule names by slot (append-only) */
 };
 
 /* Counters; any thread may read them with bl_eventlog_stats(). */
 struct bl_eventlog_stats {
-	uint64_t written;       /* lines written */
-	uint64_t suppressed;    /* lines over their rule's rate */
-	uint64_t write_errors;  /* failed writes, flushes or reopens */
-	uint64_t reopened;      /* successful reopens */
+	uint64_t written;      /* lines written */
+	uint64_t suppressed;   /* lines over their rule's rate */
+	uint64_t write_errors; /* failed writes, flushes or reopens */
+	uint64_t reopened;     /* successful reopens */
 };
 
 struct bl_eventlog;

@@ -25,11 +25,11 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-#define IPPROTO_ICMP_ 1
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
+#define IPPROTO_ICMP_	1
+#define IPPROTO_TCP_	6
+#define IPPROTO_UDP_	17
 #define IPPROTO_ICMPV6_ 58
-#define IPPROTO_SCTP_ 132
+#define IPPROTO_SCTP_	132
 
 /* Timeout classes (struct bl_flow_entry.tclass). */
 enum { TC_TCP = 0, TC_UDP, TC_OTHER };
@@ -43,25 +43,24 @@ struct bl_flow_table {
 	uint32_t nslots;
 	uint32_t max_flows;
 	uint32_t live;
-	uint32_t hand;                 /* expiry clock hand */
-	uint32_t evict_hand;           /* evict-idle probe hand */
+	uint32_t hand;	     /* expiry clock hand */
+	uint32_t evict_hand; /* evict-idle probe hand */
 	uint32_t evict_probe;
-	uint32_t del_seq;              /* bumped by every delete */
-	uint32_t lookup_del_seq;       /* del_seq at the last bulk lookup */
-	uint64_t timeout[TO_MAX];      /* TSC */
-	uint64_t evict_idle;           /* TSC */
+	uint32_t del_seq;	  /* bumped by every delete */
+	uint32_t lookup_del_seq;  /* del_seq at the last bulk lookup */
+	uint64_t timeout[TO_MAX]; /* TSC */
+	uint64_t evict_idle;	  /* TSC */
 	enum bl_flow_midstream midstream;
 	enum bl_flow_full_policy full_policy;
 	struct bl_flow_counters ctr;
 };
 
 _Static_assert(sizeof(struct bl_flow_entry) == 64, "flow entry is one cache line");
-_Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN,
-	       "hashed part of the key");
+_Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN, "hashed part of the key");
 _Static_assert(BL_FLOW_KEY_LEN % 16 == 0 && BL_FLOW_KEY_LEN <= 128,
 	       "a key length rte_hash compares with vector instructions");
 _Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
-	       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
+		       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
 	       "key_hash() knows the key's words");
 _Static_assert(sizeof(struct bl_flow_counters) % sizeof(uint64_t) == 0,
 	       "counters are uint64_t only");
@@ -86,14 +85,18 @@ static uint32_t key_crc(const void *key, uint32_t len, uint32_t init)
 }
 
 const char *const bl_flow_counter_names[] = {
-	"lookups", "hits", "inserts", "insert_fail_full", "new_dropped_full",
-	"stateless_passed", "evicted_idle", "expired", "removed",
-	"midstream_tracked", "midstream_dropped", "midstream_passed",
-	"tcp_syn", "tcp_syn_recv", "tcp_established", "tcp_fin",
-	"tcp_closed_fin", "tcp_rst", "tcp_reopened", "udp_active",
+	"lookups",	     "hits",
+	"inserts",	     "insert_fail_full",
+	"new_dropped_full",  "stateless_passed",
+	"evicted_idle",	     "expired",
+	"removed",	     "midstream_tracked",
+	"midstream_dropped", "midstream_passed",
+	"tcp_syn",	     "tcp_syn_recv",
+	"tcp_established",   "tcp_fin",
+	"tcp_closed_fin",    "tcp_rst",
+	"tcp_reopened",	     "udp_active",
 };
-_Static_assert(RTE_DIM(bl_flow_counter_names) == BL_FLOW_NCOUNTERS,
-	       "one name per counter");
+_Static_assert(RTE_DIM(bl_flow_counter_names) == BL_FLOW_NCOUNTERS, "one name per counter");
 
 /* Defaults an operator would expect of a perimeter box. */
 void bl_flow_config_defaults(struct bl_flow_config *c)
@@ -122,18 +125,15 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 	int32_t max_id;
 	int err;
 
-	if (c == NULL || c->name == NULL || c->max_flows < 8 ||
-	    c->max_flows > (1u << 28) ||
+	if (c == NULL || c->name == NULL || c->max_flows < 8 || c->max_flows > (1u << 28) ||
 	    (c->full_policy == BL_FLOW_FULL_EVICT_IDLE && c->evict_idle_s == 0) ||
 	    c->timeout_tcp_established == 0 || c->timeout_tcp_transient == 0 ||
-	    c->timeout_udp == 0 || c->timeout_other == 0 ||
-	    c->midstream > BL_FLOW_MIDSTREAM_PASS ||
+	    c->timeout_udp == 0 || c->timeout_other == 0 || c->midstream > BL_FLOW_MIDSTREAM_PASS ||
 	    c->full_policy > BL_FLOW_FULL_STATELESS) {
 		errno = EINVAL;
 		return NULL;
 	}
-	t = rte_zmalloc_socket("bl_flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE,
-			       c->socket_id);
+	t = rte_zmalloc_socket("bl_flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE, c->socket_id);
 	if (t == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -156,8 +156,7 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 		goto out_free_hash;
 	}
 	t->nslots = (uint32_t)max_id + 1;
-	t->entries = rte_zmalloc_socket("bl_flow_entries",
-					(size_t)t->nslots * sizeof(*t->entries),
+	t->entries = rte_zmalloc_socket("bl_flow_entries", (size_t)t->nslots * sizeof(*t->entries),
 					RTE_CACHE_LINE_SIZE, c->socket_id);
 	if (t->entries == NULL) {
 		err = ENOMEM;
@@ -209,13 +208,12 @@ static inline int addr_cmp(const uint64_t *a, const uint64_t *b)
  * key back right after its narrow stores stalls on store forwarding. The
  * first word is the key's first 8 bytes as a little-endian load sees them.
  */
-static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa,
-				uint16_t pb, const uint64_t *lo, const uint64_t *hi)
+static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa, uint16_t pb,
+				const uint64_t *lo, const uint64_t *hi)
 {
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
-	uint64_t w0 = (uint64_t)k->family | (uint64_t)k->proto << 8 |
-		      (uint64_t)k->vlan << 16 | (uint64_t)pa << 32 |
-		      (uint64_t)pb << 48;
+	uint64_t w0 = (uint64_t)k->family | (uint64_t)k->proto << 8 | (uint64_t)k->vlan << 16 |
+		      (uint64_t)pa << 32 | (uint64_t)pb << 48;
 	uint32_t h = rte_hash_crc_8byte(w0, HASH_SEED);
 
 	h = rte_hash_crc_8byte(lo[0], h);
@@ -233,16 +231,14 @@ static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa,
 }
 
 /* Canonical key of one IP layer: endpoints ordered by (address, port). */
-int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan,
-			struct bl_flow_key *k)
+int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
 {
 	uint64_t a[2], b[2];
 	const uint64_t *lo, *hi;
 	uint16_t pa = 0, pb = 0;
 	int cmp;
 
-	if ((l3->family != 4 && l3->family != 6) ||
-	    (l3->flags & BL_L3_FRAG_LATER))
+	if ((l3->family != 4 && l3->family != 6) || (l3->flags & BL_L3_FRAG_LATER))
 		return -ENOENT;
 	memset(k, 0, sizeof(*k));
 	k->family = l3->family;
@@ -260,17 +256,14 @@ int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan,
 		}
 		break;
 	case IPPROTO_ICMP_:
-		if (l3->family == 4 &&
-		    (l3->icmp_type == 8 || l3->icmp_type == 0))
+		if (l3->family == 4 && (l3->icmp_type == 8 || l3->icmp_type == 0))
 			pa = pb = l3->sport; /* echo identifier */
 		break;
 	case IPPROTO_ICMPV6_:
-		if (l3->family == 6 &&
-		    (l3->icmp_type == 128 || l3->icmp_type == 129))
+		if (l3->family == 6 && (l3->icmp_type == 128 || l3->icmp_type == 129))
 			pa = pb = l3->sport;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	memcpy(a, l3->src, 16);
 	memcpy(b, l3->dst, 16);
@@ -302,8 +295,7 @@ int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k)
 }
 
 /* Bulk lookups with the precomputed hashes, BL_FLOW_BURST_MAX at a time. */
-unsigned bl_flow_lookup_burst(struct bl_flow_table *t,
-			      const struct bl_flow_key *keys, unsigned n,
+unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
 			      uint64_t now, struct bl_flow_entry **out)
 {
 	const void *kp[BL_FLOW_BURST_MAX];
@@ -352,17 +344,14 @@ static void slot_delete(struct bl_flow_table *t, uint32_t pos)
 }
 
 /* Idle timeout of an entry, from its protocol and state. */
-static uint64_t entry_timeout(const struct bl_flow_table *t,
-			      const struct bl_flow_entry *e)
+static uint64_t entry_timeout(const struct bl_flow_table *t, const struct bl_flow_entry *e)
 {
 	switch (e->tclass) {
 	case TC_TCP:
-		return e->state == BL_FLOW_ESTABLISHED ?
-			t->timeout[TO_TCP_EST] : t->timeout[TO_TCP_TRANSIENT];
-	case TC_UDP:
-		return t->timeout[TO_UDP];
-	default:
-		return t->timeout[TO_OTHER];
+		return e->state == BL_FLOW_ESTABLISHED ? t->timeout[TO_TCP_EST]
+						       : t->timeout[TO_TCP_TRANSIENT];
+	case TC_UDP: return t->timeout[TO_UDP];
+	default: return t->timeout[TO_OTHER];
 	}
 }
 
@@ -395,19 +384,15 @@ static bool evict_one(struct bl_flow_table *t, uint64_t now)
 }
 
 /* Add the key; on a full table apply the full-table policy. */
-static enum bl_flow_outcome slot_add(struct bl_flow_table *t,
-				     const struct bl_flow_key *k, uint64_t now,
-				     int32_t *pos)
+static enum bl_flow_outcome slot_add(struct bl_flow_table *t, const struct bl_flow_key *k,
+				     uint64_t now, int32_t *pos)
 {
-	*pos = t->live < t->max_flows ?
-		rte_hash_add_key_with_hash(t->h, k, k->hash) : -ENOSPC;
+	*pos = t->live < t->max_flows ? rte_hash_add_key_with_hash(t->h, k, k->hash) : -ENOSPC;
 	if (*pos >= 0)
 		return BL_FLOW_TRACKED;
 	t->ctr.insert_fail_full++;
 	switch (t->full_policy) {
-	case BL_FLOW_FULL_STATELESS:
-		t->ctr.stateless_passed++;
-		return BL_FLOW_PASS_UNTRACKED;
+	case BL_FLOW_FULL_STATELESS: t->ctr.stateless_passed++; return BL_FLOW_PASS_UNTRACKED;
 	case BL_FLOW_FULL_EVICT_IDLE:
 		if (evict_one(t, now)) {
 			*pos = rte_hash_add_key_with_hash(t->h, k, k->hash);
@@ -416,9 +401,7 @@ static enum bl_flow_outcome slot_add(struct bl_flow_table *t,
 		}
 		/* fall through */
 	case BL_FLOW_FULL_DROP_NEW:
-	default:
-		t->ctr.new_dropped_full++;
-		return BL_FLOW_DROP_FULL;
+	default: t->ctr.new_dropped_full++; return BL_FLOW_DROP_FULL;
 	}
 }
 
@@ -427,8 +410,7 @@ static enum bl_flow_outcome slot_add(struct bl_flow_table *t,
  * midstream and follows the midstream policy; a midstream SYN-ACK tells
  * the initiator (its receiver), any other segment is taken as established.
  */
-static enum bl_flow_outcome flow_create(struct bl_flow_table *t,
-					const struct bl_flow_key *k,
+static enum bl_flow_outcome flow_create(struct bl_flow_table *t, const struct bl_flow_key *k,
 					uint64_t now, struct bl_flow_entry **ep)
 {
 	uint8_t fl = k->tcp_flags, state, flags = 0, init_side = k->side;
@@ -505,8 +487,7 @@ static void tcp_reopen(struct bl_flow_table *t, struct bl_flow_entry *e,
  * TCP state from flags (RFC 9293 3.3.2, without sequence checks): the
  * handshake, a FIN from each side and the last ACK, or a RST, close it.
  */
-static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e,
-			unsigned dir, uint8_t fl)
+static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e, unsigned dir, uint8_t fl)
 {
 	uint8_t finbit = dir ? BL_FLOW_F_FIN_REPLY : BL_FLOW_F_FIN_ORIG;
 
@@ -539,10 +520,8 @@ static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e,
 		}
 		return;
 	case BL_FLOW_ESTABLISHED:
-	case BL_FLOW_FIN_WAIT:
-		break;
-	default:
-		return;
+	case BL_FLOW_FIN_WAIT: break;
+	default: return;
 	}
 	if (!(fl & TCP_FIN) || (e->flags & finbit))
 		return;
@@ -559,10 +538,8 @@ static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e,
 }
 
 /* Account a packet to its flow, creating the flow on a miss. */
-enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t,
-				    const struct bl_flow_key *k,
-				    struct bl_flow_entry **entry,
-				    uint32_t bytes, uint64_t now)
+enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
+				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now)
 {
 	struct bl_flow_entry *e = *entry;
 	enum bl_flow_outcome o;
@@ -606,8 +583,7 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t,
 }
 
 /* Clock-hand expiry over at most `budget` slots. */
-unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now,
-			unsigned budget)
+unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now, unsigned budget)
 {
 	struct bl_flow_entry *e;
 	unsigned i, n = 0;
@@ -619,8 +595,7 @@ unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now,
 		pos = t->hand;
 		t->hand = pos + 1 == t->nslots ? 0 : pos + 1;
 		e = &t->entries[pos];
-		if (!e->in_use || now <= e->last_tsc ||
-		    now - e->last_tsc <= entry_timeout(t, e))
+		if (!e->in_use || now <= e->last_tsc || now - e->last_tsc <= entry_timeout(t, e))
 			continue;
 		slot_delete(t, pos);
 		n++;
@@ -731,9 +706,8 @@ int bl_flow_full_policy_parse(const char *s)
 }
 
 /* Control-thread read of a live table (flow.h); see there for why it is safe. */
-int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor,
-		 struct bl_flow_key *k, struct bl_flow_entry *e,
-		 uint64_t *skipped)
+int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor, struct bl_flow_key *k,
+		 struct bl_flow_entry *e, uint64_t *skipped)
 {
 	for (uint32_t pos = *cursor; pos < t->nslots; pos++) {
 		const volatile struct bl_flow_entry *ve = &t->entries[pos];
@@ -746,8 +720,7 @@ int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor,
 			void *key;
 
 			memcpy(e, (const void *)ve, sizeof(*e));
-			if (!e->in_use ||
-			    rte_hash_get_key_with_position(t->h, (int32_t)pos, &key))
+			if (!e->in_use || rte_hash_get_key_with_position(t->h, (int32_t)pos, &key))
 				continue;
 			memcpy(k, key, BL_FLOW_KEY_LEN);
 			/* the key and the first copy are read before the second copy */

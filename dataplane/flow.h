@@ -52,38 +52,38 @@
  */
 struct bl_flow_key {
 	/* hashed part */
-	uint8_t family;      /* 4 or 6 */
-	uint8_t proto;       /* L4 protocol of l3[0] */
-	uint16_t vlan;       /* outermost VLAN id, 0 when untagged */
+	uint8_t family;	     /* 4 or 6 */
+	uint8_t proto;	     /* L4 protocol of l3[0] */
+	uint16_t vlan;	     /* outermost VLAN id, 0 when untagged */
 	uint16_t port[2];    /* port of endpoint 0 and 1 (host order) */
 	uint8_t addr[2][16]; /* endpoint addresses, canonical order; IPv4 in the first 4 */
 	uint8_t zero[8];     /* always 0: pads the key to BL_FLOW_KEY_LEN */
 	/* not hashed */
-	uint32_t hash;       /* hash of the first BL_FLOW_KEY_LEN bytes */
-	uint8_t side;        /* endpoint (0/1) that sent this packet */
-	uint8_t tcp_flags;   /* TCP flags of this packet (0 for non-TCP) */
+	uint32_t hash;	   /* hash of the first BL_FLOW_KEY_LEN bytes */
+	uint8_t side;	   /* endpoint (0/1) that sent this packet */
+	uint8_t tcp_flags; /* TCP flags of this packet (0 for non-TCP) */
 	uint16_t pad;
 };
 
 /* enum bl_flow_state: where a flow is. */
 enum bl_flow_state {
-	BL_FLOW_NEW = 0,      /* UDP/other: seen from the initiator only */
-	BL_FLOW_ACTIVE,       /* UDP/other: seen both ways */
-	BL_FLOW_SYN_SENT,     /* TCP: SYN from the initiator */
-	BL_FLOW_SYN_RECV,     /* TCP: SYN-ACK from the responder */
-	BL_FLOW_ESTABLISHED,  /* TCP: handshake ACK seen (or tracked midstream) */
-	BL_FLOW_FIN_WAIT,     /* TCP: FIN from one side */
-	BL_FLOW_CLOSING,      /* TCP: FIN from both sides, last ACK pending */
-	BL_FLOW_CLOSED,       /* TCP: last ACK or RST seen; kept until it times out */
+	BL_FLOW_NEW = 0,     /* UDP/other: seen from the initiator only */
+	BL_FLOW_ACTIVE,	     /* UDP/other: seen both ways */
+	BL_FLOW_SYN_SENT,    /* TCP: SYN from the initiator */
+	BL_FLOW_SYN_RECV,    /* TCP: SYN-ACK from the responder */
+	BL_FLOW_ESTABLISHED, /* TCP: handshake ACK seen (or tracked midstream) */
+	BL_FLOW_FIN_WAIT,    /* TCP: FIN from one side */
+	BL_FLOW_CLOSING,     /* TCP: FIN from both sides, last ACK pending */
+	BL_FLOW_CLOSED,	     /* TCP: last ACK or RST seen; kept until it times out */
 	BL_FLOW_STATE_MAX
 };
 
 /* struct bl_flow_entry.flags */
-#define BL_FLOW_F_MIDSTREAM  0x01 /* first packet seen was not a SYN */
-#define BL_FLOW_F_FIN_ORIG   0x02 /* FIN seen from the initiator */
-#define BL_FLOW_F_FIN_REPLY  0x04 /* FIN seen from the responder */
+#define BL_FLOW_F_MIDSTREAM	0x01 /* first packet seen was not a SYN */
+#define BL_FLOW_F_FIN_ORIG	0x02 /* FIN seen from the initiator */
+#define BL_FLOW_F_FIN_REPLY	0x04 /* FIN seen from the responder */
 #define BL_FLOW_F_LASTFIN_REPLY 0x08 /* the second FIN came from the responder */
-#define BL_FLOW_F_TCP        0x10 /* proto is TCP (state machine applies) */
+#define BL_FLOW_F_TCP		0x10 /* proto is TCP (state machine applies) */
 
 /* Verdict slot value meaning "not judged yet"; other values are policy's. */
 #define BL_FLOW_VERDICT_NONE 0
@@ -94,49 +94,49 @@ enum bl_flow_state {
  * dir index: 0 = from the initiator (orig), 1 = from the responder (reply).
  */
 struct bl_flow_entry {
-	uint64_t last_tsc;   /* last packet seen, TSC */
-	uint64_t pkts[2];    /* per dir */
-	uint64_t bytes[2];   /* per dir */
-	uint32_t hash;       /* key hash (for delete without rehash) */
-	uint32_t verdict_gen;/* policy generation that set `verdict` */
-	uint16_t rule_id;    /* rule that decided */
-	uint8_t verdict;     /* BL_FLOW_VERDICT_NONE or the policy's action */
-	uint8_t state;       /* enum bl_flow_state */
-	uint8_t flags;       /* BL_FLOW_F_* */
-	uint8_t init_side;   /* key endpoint (0/1) that initiated */
-	uint8_t in_use;      /* slot holds a live flow */
-	uint8_t tclass;      /* timeout class (internal) */
+	uint64_t last_tsc;    /* last packet seen, TSC */
+	uint64_t pkts[2];     /* per dir */
+	uint64_t bytes[2];    /* per dir */
+	uint32_t hash;	      /* key hash (for delete without rehash) */
+	uint32_t verdict_gen; /* policy generation that set `verdict` */
+	uint16_t rule_id;     /* rule that decided */
+	uint8_t verdict;      /* BL_FLOW_VERDICT_NONE or the policy's action */
+	uint8_t state;	      /* enum bl_flow_state */
+	uint8_t flags;	      /* BL_FLOW_F_* */
+	uint8_t init_side;    /* key endpoint (0/1) that initiated */
+	uint8_t in_use;	      /* slot holds a live flow */
+	uint8_t tclass;	      /* timeout class (internal) */
 	uint8_t pad[4];
 } __attribute__((aligned(64)));
 
 /* What to do with a TCP packet that is not a SYN and has no entry. */
 enum bl_flow_midstream {
 	BL_FLOW_MIDSTREAM_TRACK = 0, /* create an entry flagged midstream */
-	BL_FLOW_MIDSTREAM_DROP,      /* drop, counted */
-	BL_FLOW_MIDSTREAM_PASS,      /* pass without an entry, counted */
+	BL_FLOW_MIDSTREAM_DROP,	     /* drop, counted */
+	BL_FLOW_MIDSTREAM_PASS,	     /* pass without an entry, counted */
 };
 
 /* What to do with a new flow when the table is full. */
 enum bl_flow_full_policy {
-	BL_FLOW_FULL_DROP_NEW = 0,   /* drop the new flow's packet, counted */
-	BL_FLOW_FULL_EVICT_IDLE,     /* evict a flow idle >= evict_idle_s, else drop */
-	BL_FLOW_FULL_STATELESS,      /* pass without an entry, counted */
+	BL_FLOW_FULL_DROP_NEW = 0, /* drop the new flow's packet, counted */
+	BL_FLOW_FULL_EVICT_IDLE,   /* evict a flow idle >= evict_idle_s, else drop */
+	BL_FLOW_FULL_STATELESS,	   /* pass without an entry, counted */
 };
 
 /* Table configuration. Timeouts in seconds; bl_flow_config_defaults() first. */
 struct bl_flow_config {
-	const char *name;          /* rte_hash name, unique per process */
-	int socket_id;             /* NUMA socket of the worker (SOCKET_ID_ANY ok) */
-	uint32_t max_flows;        /* live entries at most (>= 8) */
-	uint64_t tsc_hz;           /* 0: rte_get_tsc_hz(); tests pass their own */
+	const char *name;		  /* rte_hash name, unique per process */
+	int socket_id;			  /* NUMA socket of the worker (SOCKET_ID_ANY ok) */
+	uint32_t max_flows;		  /* live entries at most (>= 8) */
+	uint64_t tsc_hz;		  /* 0: rte_get_tsc_hz(); tests pass their own */
 	uint32_t timeout_tcp_established; /* ESTABLISHED */
-	uint32_t timeout_tcp_transient;   /* SYN_*, FIN_WAIT, CLOSING, CLOSED */
-	uint32_t timeout_udp;      /* UDP (NEW or ACTIVE) */
-	uint32_t timeout_other;    /* ICMP and any other protocol */
+	uint32_t timeout_tcp_transient;	  /* SYN_*, FIN_WAIT, CLOSING, CLOSED */
+	uint32_t timeout_udp;		  /* UDP (NEW or ACTIVE) */
+	uint32_t timeout_other;		  /* ICMP and any other protocol */
 	enum bl_flow_midstream midstream;
 	enum bl_flow_full_policy full_policy;
-	uint32_t evict_idle_s;     /* evict-idle: only flows idle this long (>= 1) */
-	uint32_t evict_probe;      /* evict-idle: slots probed per new flow */
+	uint32_t evict_idle_s; /* evict-idle: only flows idle this long (>= 1) */
+	uint32_t evict_probe;  /* evict-idle: slots probed per new flow */
 };
 
 /*
@@ -144,26 +144,26 @@ struct bl_flow_config {
  * as an array of BL_FLOW_NCOUNTERS uint64_t via bl_flow_counter_value().
  */
 struct bl_flow_counters {
-	uint64_t lookups;           /* keys looked up */
-	uint64_t hits;              /* keys found */
-	uint64_t inserts;           /* entries created */
+	uint64_t lookups;	    /* keys looked up */
+	uint64_t hits;		    /* keys found */
+	uint64_t inserts;	    /* entries created */
 	uint64_t insert_fail_full;  /* new flow found the table full (any policy) */
 	uint64_t new_dropped_full;  /* ... and its packet was dropped */
 	uint64_t stateless_passed;  /* ... and its packet passed without an entry */
-	uint64_t evicted_idle;      /* idle entries evicted to make room */
-	uint64_t expired;           /* entries deleted by idle timeout */
-	uint64_t removed;           /* entries deleted by bl_flow_remove() */
+	uint64_t evicted_idle;	    /* idle entries evicted to make room */
+	uint64_t expired;	    /* entries deleted by idle timeout */
+	uint64_t removed;	    /* entries deleted by bl_flow_remove() */
 	uint64_t midstream_tracked; /* non-SYN TCP without entry: entry created */
 	uint64_t midstream_dropped; /* ... dropped */
 	uint64_t midstream_passed;  /* ... passed without an entry */
-	uint64_t tcp_syn;           /* flows opened by a SYN */
-	uint64_t tcp_syn_recv;      /* SYN-ACK seen */
+	uint64_t tcp_syn;	    /* flows opened by a SYN */
+	uint64_t tcp_syn_recv;	    /* SYN-ACK seen */
 	uint64_t tcp_established;   /* handshake completed */
-	uint64_t tcp_fin;           /* FINs that changed state */
+	uint64_t tcp_fin;	    /* FINs that changed state */
 	uint64_t tcp_closed_fin;    /* flows closed by FIN/FIN/ACK */
-	uint64_t tcp_rst;           /* flows closed by RST */
-	uint64_t tcp_reopened;      /* SYN on a CLOSED flow: entry reused, verdict reset */
-	uint64_t udp_active;        /* UDP/other flows that saw a reply */
+	uint64_t tcp_rst;	    /* flows closed by RST */
+	uint64_t tcp_reopened;	    /* SYN on a CLOSED flow: entry reused, verdict reset */
+	uint64_t udp_active;	    /* UDP/other flows that saw a reply */
 };
 
 #define BL_FLOW_NCOUNTERS (sizeof(struct bl_flow_counters) / sizeof(uint64_t))
@@ -173,10 +173,10 @@ extern const char *const bl_flow_counter_names[];
 
 /* Outcome of bl_flow_update() for one packet. */
 enum bl_flow_outcome {
-	BL_FLOW_TRACKED = 0,     /* *entry is valid (found or just created) */
-	BL_FLOW_PASS_UNTRACKED,  /* no entry (midstream pass or full+stateless): judge statelessly */
-	BL_FLOW_DROP_MIDSTREAM,  /* drop: non-SYN TCP without entry, policy drop */
-	BL_FLOW_DROP_FULL,       /* drop: table full and no room could be made */
+	BL_FLOW_TRACKED = 0,	/* *entry is valid (found or just created) */
+	BL_FLOW_PASS_UNTRACKED, /* no entry (midstream pass or full+stateless): judge statelessly */
+	BL_FLOW_DROP_MIDSTREAM, /* drop: non-SYN TCP without entry, policy drop */
+	BL_FLOW_DROP_FULL,	/* drop: table full and no room could be made */
 	BL_FLOW_OUTCOME_MAX
 };
 
@@ -207,8 +207,7 @@ int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k);
  * Same for one given IP layer (e.g. the header quoted by an ICMP error, to
  * find the flow it belongs to) and VLAN id.
  */
-int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan,
-			struct bl_flow_key *k);
+int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k);
 
 /*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
@@ -217,8 +216,7 @@ int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan,
  * lookups/hits counters: call bl_flow_update() for every packet afterwards,
  * in packet order, hits and misses alike. Returns the number of hits.
  */
-unsigned bl_flow_lookup_burst(struct bl_flow_table *t,
-			      const struct bl_flow_key *keys, unsigned n,
+unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
 			      uint64_t now, struct bl_flow_entry **out);
 
 /*
@@ -232,10 +230,8 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t,
  * evict-idle never takes an entry updated in the same burst (it was just
  * seen, so it is not idle).
  */
-enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t,
-				    const struct bl_flow_key *k,
-				    struct bl_flow_entry **entry,
-				    uint32_t bytes, uint64_t now);
+enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
+				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now);
 
 /*
  * Incremental expiry: examine at most `budget` slots from where the last
@@ -243,8 +239,7 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t,
  * longer than their state's timeout. Every slot examined is a cache line:
  * pace the calls (see bl_flow_expire_budget). Returns the number deleted.
  */
-unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now,
-			unsigned budget);
+unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now, unsigned budget);
 
 /*
  * The budget per bl_flow_expire() call that sweeps the whole table in
@@ -266,15 +261,13 @@ const struct bl_flow_counters *bl_flow_counters(const struct bl_flow_table *t);
 uint64_t bl_flow_counter_value(const struct bl_flow_counters *c, unsigned i);
 
 /* Direction of a packet within its flow: 0 from the initiator, 1 reply. */
-static inline unsigned bl_flow_dir(const struct bl_flow_entry *e,
-				   const struct bl_flow_key *k)
+static inline unsigned bl_flow_dir(const struct bl_flow_entry *e, const struct bl_flow_key *k)
 {
 	return k->side != e->init_side;
 }
 
 /* Record the policy's judgement of a flow (the verdict slot). */
-static inline void bl_flow_verdict_set(struct bl_flow_entry *e,
-				       uint8_t verdict, uint32_t gen,
+static inline void bl_flow_verdict_set(struct bl_flow_entry *e, uint8_t verdict, uint32_t gen,
 				       uint16_t rule_id)
 {
 	e->verdict = verdict;
@@ -291,9 +284,8 @@ static inline void bl_flow_verdict_set(struct bl_flow_entry *e,
  * entry's hash, else the slot is skipped and counted in *skipped.
  * Returns 0, or -ENOENT past the last slot.
  */
-int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor,
-		 struct bl_flow_key *k, struct bl_flow_entry *e,
-		 uint64_t *skipped);
+int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor, struct bl_flow_key *k,
+		 struct bl_flow_entry *e, uint64_t *skipped);
 
 /* Short stable names, and parsers for the config strings. */
 const char *bl_flow_state_name(enum bl_flow_state s);

@@ -19,42 +19,42 @@
 #include "frag.h"
 
 #define HASH_SEED 0x2f8e41a7
-#define NONE UINT32_MAX
+#define NONE	  UINT32_MAX
 
-#define IPPROTO_ICMP_ 1
-#define IPPROTO_TCP_ 6
-#define IPPROTO_UDP_ 17
+#define IPPROTO_ICMP_	1
+#define IPPROTO_TCP_	6
+#define IPPROTO_UDP_	17
 #define IPPROTO_ICMPV6_ 58
-#define IPPROTO_SCTP_ 132
+#define IPPROTO_SCTP_	132
 
 /* One datagram. */
 struct dgram {
 	uint64_t created_tsc;
 	uint32_t hash;
-	uint32_t covered;   /* payload bytes accounted (first + later) */
-	uint32_t total;     /* payload length, known once MF=0 is seen; 0 before */
-	uint32_t head;      /* held list, arrival order */
+	uint32_t covered; /* payload bytes accounted (first + later) */
+	uint32_t total;	  /* payload length, known once MF=0 is seen; 0 before */
+	uint32_t head;	  /* held list, arrival order */
 	uint32_t tail;
 	uint16_t first_len; /* payload bytes of the first fragment */
 	uint16_t nheld;
 	uint8_t in_use;
-	uint8_t decided;    /* first fragment judged */
-	uint8_t drop;       /* ... and dropped: every fragment follows */
+	uint8_t decided; /* first fragment judged */
+	uint8_t drop;	 /* ... and dropped: every fragment follows */
 	uint8_t verdict;
 };
 
 /* One held later fragment. */
 struct held {
 	struct rte_mbuf *m;
-	uint32_t next;      /* next in its datagram's list, or in the free list */
+	uint32_t next; /* next in its datagram's list, or in the free list */
 	uint16_t off;
 	uint16_t len;
 };
 
 struct bl_frag_table {
 	struct rte_hash *h;
-	struct dgram *dg;   /* nslots */
-	struct held *held;  /* max_held */
+	struct dgram *dg;  /* nslots */
+	struct held *held; /* max_held */
 	uint32_t nslots;
 	uint32_t max_dgrams;
 	uint32_t live;
@@ -63,12 +63,11 @@ struct bl_frag_table {
 	uint32_t nheld;
 	uint32_t free_head;
 	uint32_t hand;
-	uint64_t timeout;   /* TSC */
+	uint64_t timeout; /* TSC */
 	struct bl_frag_counters ctr;
 };
 
-_Static_assert(offsetof(struct bl_frag_key, hash) == BL_FRAG_KEY_LEN,
-	       "hashed part of the key");
+_Static_assert(offsetof(struct bl_frag_key, hash) == BL_FRAG_KEY_LEN, "hashed part of the key");
 _Static_assert(BL_FRAG_KEY_LEN % 8 == 0, "key_crc() hashes 8 bytes at a time");
 
 /*
@@ -90,14 +89,26 @@ static uint32_t key_crc(const void *key, uint32_t len, uint32_t init)
 }
 
 const char *const bl_frag_counter_names[] = {
-	"firsts", "laters", "followed", "held", "released", "completed",
-	"drop_tiny_first", "drop_tcp_offset1", "drop_follow_drop",
-	"drop_hold_budget", "drop_dgram_limit", "drop_timeout",
-	"drop_overlap_first", "drop_table_full", "first_duplicate",
-	"first_conflict", "timeouts", "first_no_room",
+	"firsts",
+	"laters",
+	"followed",
+	"held",
+	"released",
+	"completed",
+	"drop_tiny_first",
+	"drop_tcp_offset1",
+	"drop_follow_drop",
+	"drop_hold_budget",
+	"drop_dgram_limit",
+	"drop_timeout",
+	"drop_overlap_first",
+	"drop_table_full",
+	"first_duplicate",
+	"first_conflict",
+	"timeouts",
+	"first_no_room",
 };
-_Static_assert(RTE_DIM(bl_frag_counter_names) == BL_FRAG_NCOUNTERS,
-	       "one name per counter");
+_Static_assert(RTE_DIM(bl_frag_counter_names) == BL_FRAG_NCOUNTERS, "one name per counter");
 
 void bl_frag_config_defaults(struct bl_frag_config *c)
 {
@@ -118,15 +129,13 @@ struct bl_frag_table *bl_frag_create(const struct bl_frag_config *c)
 	uint32_t i;
 	int err;
 
-	if (c == NULL || c->name == NULL || c->max_datagrams < 8 ||
-	    c->max_datagrams > (1u << 24) ||
+	if (c == NULL || c->name == NULL || c->max_datagrams < 8 || c->max_datagrams > (1u << 24) ||
 	    c->max_held > (1u << 24) || c->max_held_per_dgram == 0 ||
 	    c->max_held_per_dgram > UINT16_MAX || c->timeout_s == 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	t = rte_zmalloc_socket("bl_frag_table", sizeof(*t), RTE_CACHE_LINE_SIZE,
-			       c->socket_id);
+	t = rte_zmalloc_socket("bl_frag_table", sizeof(*t), RTE_CACHE_LINE_SIZE, c->socket_id);
 	if (t == NULL) {
 		errno = ENOMEM;
 		return NULL;
@@ -148,8 +157,7 @@ struct bl_frag_table *bl_frag_create(const struct bl_frag_config *c)
 		goto out_free_hash;
 	}
 	t->nslots = (uint32_t)max_id + 1;
-	t->dg = rte_zmalloc_socket("bl_frag_dgrams",
-				   (size_t)t->nslots * sizeof(*t->dg),
+	t->dg = rte_zmalloc_socket("bl_frag_dgrams", (size_t)t->nslots * sizeof(*t->dg),
 				   RTE_CACHE_LINE_SIZE, c->socket_id);
 	if (t->dg == NULL) {
 		err = ENOMEM;
@@ -201,8 +209,7 @@ static int frag_layer(const struct bl_pkt *p)
 	unsigned i;
 
 	for (i = 0; i < p->nlayers && i < BL_MAX_LAYERS; i++)
-		if ((p->l3[i].flags & BL_L3_FRAG) &&
-		    !(p->l3[i].flags & BL_L3_ATOMIC_FRAG))
+		if ((p->l3[i].flags & BL_L3_FRAG) && !(p->l3[i].flags & BL_L3_ATOMIC_FRAG))
 			return (int)i;
 	return -1;
 }
@@ -223,16 +230,12 @@ static uint32_t frag_payload(const struct bl_l3 *l3)
 static uint32_t l4_min(uint8_t proto)
 {
 	switch (proto) {
-	case IPPROTO_TCP_:
-		return 20;
+	case IPPROTO_TCP_: return 20;
 	case IPPROTO_UDP_:
 	case IPPROTO_ICMP_:
-	case IPPROTO_ICMPV6_:
-		return 8;
-	case IPPROTO_SCTP_:
-		return 12;
-	default:
-		return 0;
+	case IPPROTO_ICMPV6_: return 8;
+	case IPPROTO_SCTP_: return 12;
+	default: return 0;
 	}
 }
 
@@ -250,8 +253,8 @@ enum bl_frag_reason bl_frag_check_first(const struct bl_pkt *p)
 		return BL_FRAG_NOT_FRAGMENT;
 	l3 = &p->l3[i];
 	if (l3->flags & BL_L3_FRAG_LATER)
-		return l3->proto == IPPROTO_TCP_ && l3->frag_off == 8 ?
-			BL_FRAG_TCP_OFFSET1 : BL_FRAG_OK;
+		return l3->proto == IPPROTO_TCP_ && l3->frag_off == 8 ? BL_FRAG_TCP_OFFSET1
+								      : BL_FRAG_OK;
 	if (frag_payload(l3) < l4_min(l3->proto))
 		return BL_FRAG_TINY_FIRST;
 	if (i == p->nlayers - 1) {
@@ -260,10 +263,8 @@ enum bl_frag_reason bl_frag_check_first(const struct bl_pkt *p)
 		case BL_PARSE_BAD_TCP_DOFF:
 		case BL_PARSE_TRUNC_UDP:
 		case BL_PARSE_TRUNC_ICMP:
-		case BL_PARSE_TRUNC_SCTP:
-			return BL_FRAG_TINY_FIRST;
-		default:
-			break;
+		case BL_PARSE_TRUNC_SCTP: return BL_FRAG_TINY_FIRST;
+		default: break;
 		}
 	}
 	return BL_FRAG_OK;
@@ -302,8 +303,7 @@ int bl_frag_key_build(const struct bl_pkt *p, struct bl_frag_key *k)
 }
 
 /* Find or create the datagram of `k`; NULL when the table is full. */
-static struct dgram *dgram_get(struct bl_frag_table *t,
-			       const struct bl_frag_key *k, uint64_t now,
+static struct dgram *dgram_get(struct bl_frag_table *t, const struct bl_frag_key *k, uint64_t now,
 			       int32_t *pos)
 {
 	struct dgram *d;
@@ -369,17 +369,15 @@ static void dgram_maybe_complete(struct bl_frag_table *t, uint32_t pos)
 {
 	struct dgram *d = &t->dg[pos];
 
-	if (d->decided && d->total != 0 && d->covered >= d->total &&
-	    d->head == NONE) {
+	if (d->decided && d->total != 0 && d->covered >= d->total && d->head == NONE) {
 		dgram_delete(t, pos);
 		t->ctr.completed++;
 	}
 }
 
 /* Record the first fragment's fate and hand back the held ones in order. */
-int bl_frag_first(struct bl_frag_table *t, const struct bl_frag_key *k,
-		  uint8_t verdict, bool drop, uint64_t now,
-		  struct rte_mbuf **released, unsigned max)
+int bl_frag_first(struct bl_frag_table *t, const struct bl_frag_key *k, uint8_t verdict, bool drop,
+		  uint64_t now, struct rte_mbuf **released, unsigned max)
 {
 	struct dgram *d;
 	uint32_t i, next;
@@ -435,10 +433,8 @@ int bl_frag_first(struct bl_frag_table *t, const struct bl_frag_key *k,
 }
 
 /* A later fragment follows a judged first, or waits for it. */
-enum bl_frag_result bl_frag_later(struct bl_frag_table *t,
-				  const struct bl_frag_key *k,
-				  struct rte_mbuf *m, uint64_t now,
-				  uint8_t *verdict_out)
+enum bl_frag_result bl_frag_later(struct bl_frag_table *t, const struct bl_frag_key *k,
+				  struct rte_mbuf *m, uint64_t now, uint8_t *verdict_out)
 {
 	struct dgram *d;
 	uint32_t i;
@@ -494,8 +490,7 @@ enum bl_frag_result bl_frag_later(struct bl_frag_table *t,
 }
 
 /* Clock-hand expiry: datagrams live `timeout` from their first fragment. */
-unsigned bl_frag_expire(struct bl_frag_table *t, uint64_t now,
-			unsigned budget)
+unsigned bl_frag_expire(struct bl_frag_table *t, uint64_t now, unsigned budget)
 {
 	struct dgram *d;
 	unsigned i, n = 0;
@@ -507,8 +502,7 @@ unsigned bl_frag_expire(struct bl_frag_table *t, uint64_t now,
 		pos = t->hand;
 		t->hand = pos + 1 == t->nslots ? 0 : pos + 1;
 		d = &t->dg[pos];
-		if (!d->in_use || now <= d->created_tsc ||
-		    now - d->created_tsc <= t->timeout)
+		if (!d->in_use || now <= d->created_tsc || now - d->created_tsc <= t->timeout)
 			continue;
 		dgram_delete(t, pos);
 		n++;

@@ -32,24 +32,24 @@
 #define PROTO_ICMPV6 58
 
 /* LINKTYPE_ values that libpcap may hand back unmapped on some platforms. */
-#define LT_RAW_101   101
-#define LT_RAW_12    12
-#define LT_RAW_14    14
-#define LT_NULL      0   /* BSD loopback: 4-byte host-order family, then IP */
-#define LT_LOOP      108 /* OpenBSD loopback: same in network order */
-#define LT_SLL       113
-#define LT_IPV4      228
-#define LT_IPV6      229
-#define LT_SLL2      276
+#define LT_RAW_101 101
+#define LT_RAW_12  12
+#define LT_RAW_14  14
+#define LT_NULL	   0   /* BSD loopback: 4-byte host-order family, then IP */
+#define LT_LOOP	   108 /* OpenBSD loopback: same in network order */
+#define LT_SLL	   113
+#define LT_IPV4	   228
+#define LT_IPV6	   229
+#define LT_SLL2	   276
 
 /* One frame as inspect reports it: the parser's record plus reassembly. */
 struct frame {
-	uint64_t no;         /* 1-based, as tshark counts */
+	uint64_t no; /* 1-based, as tshark counts */
 	uint32_t caplen;
 	uint32_t wire_len;
 	struct bl_pkt pkt;
-	int frag_layer;      /* outermost fragmented layer, or -1 */
-	bool reassembled;    /* this frame completed that layer's datagram */
+	int frag_layer;	  /* outermost fragmented layer, or -1 */
+	bool reassembled; /* this frame completed that layer's datagram */
 	struct bl_fragtrack_result frag;
 };
 
@@ -79,8 +79,8 @@ static int link_map(int dlt, enum bl_linktype *lt, uint32_t *skip)
 		*lt = BL_LINK_SLL;
 	} else if (dlt == LT_SLL2) {
 		*lt = BL_LINK_SLL2;
-	} else if (dlt == DLT_RAW || dlt == LT_RAW_101 || dlt == LT_RAW_12 ||
-		   dlt == LT_RAW_14 || dlt == LT_IPV4 || dlt == LT_IPV6) {
+	} else if (dlt == DLT_RAW || dlt == LT_RAW_101 || dlt == LT_RAW_12 || dlt == LT_RAW_14 ||
+		   dlt == LT_IPV4 || dlt == LT_IPV6) {
 		*lt = BL_LINK_RAW;
 	} else if (dlt == LT_NULL || dlt == LT_LOOP) {
 		/* the family word says no more than the IP version nibble does */
@@ -93,9 +93,8 @@ static int link_map(int dlt, enum bl_linktype *lt, uint32_t *skip)
 }
 
 /* Parse one record and follow its fragments. */
-static void frame_build(struct frame *f, struct bl_fragtrack *ft,
-			const struct pcap_pkthdr *h, const uint8_t *data,
-			enum bl_linktype lt, uint32_t skip)
+static void frame_build(struct frame *f, struct bl_fragtrack *ft, const struct pcap_pkthdr *h,
+			const uint8_t *data, enum bl_linktype lt, uint32_t skip)
 {
 	uint32_t len = h->caplen, wire = h->len;
 
@@ -124,8 +123,7 @@ static void frame_build(struct frame *f, struct bl_fragtrack *ft,
 			break;
 		}
 	}
-	if (f->frag_layer >= 0 &&
-	    !bl_fragtrack_add(ft, &f->pkt.l3[f->frag_layer], &f->frag))
+	if (f->frag_layer >= 0 && !bl_fragtrack_add(ft, &f->pkt.l3[f->frag_layer], &f->frag))
 		f->reassembled = f->frag.complete;
 }
 
@@ -183,9 +181,7 @@ static const char *proto_text(uint8_t p, char buf[8])
 	case 59: return "none";
 	case 89: return "ospf";
 	case 132: return "sctp";
-	default:
-		snprintf(buf, 8, "%u", p);
-		return buf;
+	default: snprintf(buf, 8, "%u", p); return buf;
 	}
 }
 
@@ -244,23 +240,25 @@ static json_t *json_frame(const struct frame *f)
 	for (int i = 1; i < p->nlayers && i < BL_MAX_LAYERS; i++)
 		json_array_append_new(a, json_layer(&p->l3[i], true));
 	json_object_set_new(o, "inner", a);
-	json_object_set_new(o, "icmp_quote", (p->flags & BL_PKT_HAS_QUOTE) ?
-			    json_layer(&p->quote, false) : json_null());
+	json_object_set_new(o, "icmp_quote",
+			    (p->flags & BL_PKT_HAS_QUOTE) ? json_layer(&p->quote, false)
+							  : json_null());
 	if (f->frag_layer >= 0) {
 		const struct bl_l3 *l = &p->l3[f->frag_layer];
 
-		json_object_set_new(o, "frag", json_pack("{s:I,s:i,s:b,s:b}",
-			"id", (json_int_t)l->frag_id, "offset", (int)l->frag_off,
-			"mf", (l->flags & BL_L3_MF) != 0,
-			"first", (l->flags & BL_L3_FRAG_FIRST) != 0));
+		json_object_set_new(o, "frag",
+				    json_pack("{s:I,s:i,s:b,s:b}", "id", (json_int_t)l->frag_id,
+					      "offset", (int)l->frag_off, "mf",
+					      (l->flags & BL_L3_MF) != 0, "first",
+					      (l->flags & BL_L3_FRAG_FIRST) != 0));
 	} else {
 		json_object_set_new(o, "frag", json_null());
 	}
 	json_object_set_new(o, "reassembled", json_boolean(f->reassembled));
 	a = json_array();
 	for (unsigned int i = 0; i < nl4; i++)
-		json_array_append_new(a, json_pack("{s:i,s:i,s:i}", "proto", l4[i].proto,
-						   "sport", l4[i].sport, "dport", l4[i].dport));
+		json_array_append_new(a, json_pack("{s:i,s:i,s:i}", "proto", l4[i].proto, "sport",
+						   l4[i].sport, "dport", l4[i].dport));
 	json_object_set_new(o, "l4", a);
 	json_object_set_new(o, "l2", json_string(bl_l2class_name(p->l2class)));
 	json_object_set_new(o, "mpls", json_integer(p->nmpls));
@@ -284,11 +282,21 @@ static int visit_json(const struct frame *f, void *arg)
 }
 
 /* Table columns, in print order. */
-enum col { C_FRAME, C_LEN, C_VLAN, C_SRC, C_DST, C_PROTO, C_SPORT, C_DPORT,
-	   C_OUTCOME, C_INNER, C_MAX };
+enum col {
+	C_FRAME,
+	C_LEN,
+	C_VLAN,
+	C_SRC,
+	C_DST,
+	C_PROTO,
+	C_SPORT,
+	C_DPORT,
+	C_OUTCOME,
+	C_INNER,
+	C_MAX
+};
 static const char *const col_head[C_MAX] = {
-	"frame", "len", "vlan", "src", "dst", "proto", "sport", "dport",
-	"outcome", "inner",
+	"frame", "len", "vlan", "src", "dst", "proto", "sport", "dport", "outcome", "inner",
 };
 
 #define CELL 512
@@ -314,8 +322,8 @@ static void inner_add(char *cell, const char *kind, const struct bl_l3 *l)
 {
 	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], pb[8];
 
-	cell_add(cell, "%s%s:%s>%s:%s", cell[0] ? " " : "", kind,
-		 addr_text(l, l->src, s), addr_text(l, l->dst, d), proto_text(l->proto, pb));
+	cell_add(cell, "%s%s:%s>%s:%s", cell[0] ? " " : "", kind, addr_text(l, l->src, s),
+		 addr_text(l, l->dst, d), proto_text(l->proto, pb));
 	if (l->flags & BL_L3_HAS_PORTS)
 		cell_add(cell, ":%u>%u", l->sport, l->dport);
 }
@@ -338,8 +346,8 @@ static void row_fill(struct row *r, const struct frame *f)
 		cell_add(r->cell[C_VLAN], "%smpls*%u", p->nvlan ? "," : "", p->nmpls);
 	cell_add(r->cell[C_SRC], "%s", outer ? addr_text(outer, outer->src, buf) : "-");
 	cell_add(r->cell[C_DST], "%s", outer ? addr_text(outer, outer->dst, buf) : "-");
-	cell_add(r->cell[C_PROTO], "%s", outer ? proto_text(outer->proto, pb) :
-		 bl_l2class_name(p->l2class));
+	cell_add(r->cell[C_PROTO], "%s",
+		 outer ? proto_text(outer->proto, pb) : bl_l2class_name(p->l2class));
 	if (nl4) {
 		cell_add(r->cell[C_SPORT], "%u", l4[0].sport);
 		cell_add(r->cell[C_DPORT], "%u%s", l4[0].dport, f->reassembled ? " (reasm)" : "");
@@ -355,7 +363,7 @@ static void row_fill(struct row *r, const struct frame *f)
 }
 
 struct table {
-	struct row row;      /* scratch */
+	struct row row; /* scratch */
 	size_t width[C_MAX];
 	uint64_t nrows;
 };
@@ -492,10 +500,12 @@ static int parse_args(int argc, char **argv, bool *json, const char **path)
 		} else if (!opts_done && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
 			return 1;
 		} else if (!opts_done && a[0] == '-' && a[1]) {
-			fprintf(stderr, "brightline inspect: unknown option \"%s\" (try --help)\n", a);
+			fprintf(stderr, "brightline inspect: unknown option \"%s\" (try --help)\n",
+				a);
 			return 2;
 		} else if (*path) {
-			fprintf(stderr, "brightline inspect: one FILE only (got \"%s\" and \"%s\")\n",
+			fprintf(stderr,
+				"brightline inspect: one FILE only (got \"%s\" and \"%s\")\n",
 				*path, a);
 			return 2;
 		} else {

@@ -19,9 +19,8 @@ static bool slot_matches(const struct bl_fragtrack_slot *s, const struct bl_l3 *
 {
 	size_t alen = l->family == 4 ? 4 : 16;
 
-	return s->used && s->family == l->family && s->proto == l->proto &&
-	       s->id == l->frag_id && !memcmp(s->src, l->src, alen) &&
-	       !memcmp(s->dst, l->dst, alen);
+	return s->used && s->family == l->family && s->proto == l->proto && s->id == l->frag_id &&
+	       !memcmp(s->src, l->src, alen) && !memcmp(s->dst, l->dst, alen);
 }
 
 /* The slot of `l`'s datagram, or a fresh one (the oldest is reused). */
@@ -81,8 +80,7 @@ static int range_add(struct bl_fragtrack_slot *s, uint32_t start, uint32_t end)
 }
 
 /* Note one fragment and say whether it completed its datagram. */
-int bl_fragtrack_add(struct bl_fragtrack *t, const struct bl_l3 *l,
-		     struct bl_fragtrack_result *res)
+int bl_fragtrack_add(struct bl_fragtrack *t, const struct bl_l3 *l, struct bl_fragtrack_result *res)
 {
 	struct bl_fragtrack_slot *s;
 	uint32_t dgram_end = (uint32_t)l->l3_off + l->l3_len;

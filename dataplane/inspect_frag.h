@@ -19,21 +19,21 @@
 
 struct bl_fragtrack_range {
 	uint32_t start; /* first byte covered */
-	uint32_t end;   /* one past the last byte covered */
+	uint32_t end;	/* one past the last byte covered */
 };
 
 struct bl_fragtrack_slot {
 	bool used;
-	bool last_seen;   /* the fragment without MF arrived */
-	bool have_ports;  /* the first fragment arrived with a TCP/UDP header */
+	bool last_seen;	 /* the fragment without MF arrived */
+	bool have_ports; /* the first fragment arrived with a TCP/UDP header */
 	uint8_t family;
 	uint8_t proto;
 	uint8_t nranges;
 	uint16_t sport;
 	uint16_t dport;
 	uint32_t id;
-	uint32_t total;   /* datagram payload length, known once last_seen */
-	uint64_t age;     /* insertion order, for eviction */
+	uint32_t total; /* datagram payload length, known once last_seen */
+	uint64_t age;	/* insertion order, for eviction */
 	uint8_t src[16];
 	uint8_t dst[16];
 	struct bl_fragtrack_range range[BL_FRAGTRACK_RANGES];
@@ -46,8 +46,8 @@ struct bl_fragtrack {
 
 /* What one fragment did to its datagram. */
 struct bl_fragtrack_result {
-	bool complete;    /* this fragment completed the datagram */
-	bool have_ports;  /* ports of the first fragment (TCP/UDP) are known */
+	bool complete;	 /* this fragment completed the datagram */
+	bool have_ports; /* ports of the first fragment (TCP/UDP) are known */
 	uint16_t sport;
 	uint16_t dport;
 };

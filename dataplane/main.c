@@ -42,6 +42,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))
 			return subcommands[i].run(argc - 2, argv + 2);
-	fprintf(stderr, "brightline: unknown command \"%s\" (try \"brightline --help\")\n", argv[1]);
+	fprintf(stderr, "brightline: unknown command \"%s\" (try \"brightline --help\")\n",
+		argv[1]);
 	return 2;
 }

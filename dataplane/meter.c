@@ -40,8 +40,7 @@ void bl_gcra_init(struct bl_gcra *g, uint64_t rate, uint64_t burst, uint64_t tsc
  * max(TAT, now) + cost(n), allowed while that stays within tau of now (the
  * burst). Equivalent to a token bucket of `burst` refilled at `rate`.
  */
-bool bl_gcra_take(const struct bl_gcra *g, uint64_t *tat, uint64_t n, uint64_t now,
-		  bool shared)
+bool bl_gcra_take(const struct bl_gcra *g, uint64_t *tat, uint64_t n, uint64_t now, bool shared)
 {
 	uint64_t t = now << 4;
 	uint64_t cost = (uint64_t)(((unsigned __int128)n * g->cost_q16) >> 16);
@@ -63,8 +62,8 @@ bool bl_gcra_take(const struct bl_gcra *g, uint64_t *tat, uint64_t n, uint64_t n
 	}
 }
 
-int bl_meter_subscriber(const struct bl_meter_rule *r, const struct bl_pkt *p,
-			bool inbound, struct bl_meter_sub *sub)
+int bl_meter_subscriber(const struct bl_meter_rule *r, const struct bl_pkt *p, bool inbound,
+			struct bl_meter_sub *sub)
 {
 	const struct bl_l3 *l3;
 	const uint8_t *a;
@@ -119,8 +118,8 @@ static struct meter_slot *slot_get(struct bl_meters *m, const struct bl_meter_ru
 		return NULL;
 	s = &m->slots[pos];
 	if (unlikely(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_FREE) &&
-	    __atomic_compare_exchange_n(&s->state, &st, SLOT_CLAIMED, false,
-					__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+	    __atomic_compare_exchange_n(&s->state, &st, SLOT_CLAIMED, false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED)) {
 		s->key = k;
 		/* release: the key copy before the state the saver acquires */
 		__atomic_store_n(&s->state, SLOT_PUBLISHED, __ATOMIC_RELEASE);
@@ -144,8 +143,7 @@ static void quota_mode(struct meter_slot *s, uint32_t mode)
 }
 
 /* Where this instant's bytes go: bucket index and tag. */
-static void quota_where(const struct bl_meter_rule *r, int64_t now_s, unsigned *idx,
-			uint16_t *tag)
+static void quota_where(const struct bl_meter_rule *r, int64_t now_s, unsigned *idx, uint16_t *tag)
 {
 	if (r->qmode & QMODE_CALENDAR) {
 		uint64_t w = __atomic_load_n(&r->nm->period, __ATOMIC_RELAXED);
@@ -233,9 +231,7 @@ enum bl_meter_verdict bl_meter_charge_sub(const struct bl_meter_rule *r,
 		return BL_METER_PASS;
 	}
 	switch (r->then) {
-	case BL_ACT_REJECT:
-		st->quota_reject++;
-		return BL_METER_REJECT;
+	case BL_ACT_REJECT: st->quota_reject++; return BL_METER_REJECT;
 	case BL_ACT_RATE_LIMIT:
 		if (bl_gcra_take(&r->rate, &s->tat, bytes, now, true)) {
 			st->quota_then_pass++;
@@ -243,9 +239,7 @@ enum bl_meter_verdict bl_meter_charge_sub(const struct bl_meter_rule *r,
 		}
 		st->quota_then_drop++;
 		return BL_METER_DROP;
-	default:
-		st->quota_drop++;
-		return BL_METER_DROP;
+	default: st->quota_drop++; return BL_METER_DROP;
 	}
 }
 
@@ -262,8 +256,7 @@ enum bl_meter_verdict bl_meter_charge(const struct bl_meter_rule *r, const struc
 	return bl_meter_charge_sub(r, &sub, bytes, now, st);
 }
 
-uint64_t bl_meter_usage(const struct bl_meter_rule *r, const struct bl_meter_sub *sub,
-			uint64_t now)
+uint64_t bl_meter_usage(const struct bl_meter_rule *r, const struct bl_meter_sub *sub, uint64_t now)
 {
 	struct meter_key k;
 	const struct meter_slot *s;

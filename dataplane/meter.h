@@ -51,10 +51,10 @@
 #include "policy.h"
 
 /* Rolling-window sub-buckets per slot. */
-#define BL_METER_QBUCKETS 24u
-#define BL_METER_MAX_SLOTS_DEFAULT 65536u
+#define BL_METER_QBUCKETS	    24u
+#define BL_METER_MAX_SLOTS_DEFAULT  65536u
 #define BL_METER_SNAPSHOT_S_DEFAULT 60u
-#define BL_METER_STATE_FILE "meters.state"
+#define BL_METER_STATE_FILE	    "meters.state"
 
 /*
  * GCRA token bucket. Time unit: TSC cycles * 16 ("ticks"). `cost_q16` is
@@ -75,39 +75,38 @@ void bl_gcra_init(struct bl_gcra *g, uint64_t rate, uint64_t burst, uint64_t tsc
  * when they conform (state advanced), false when the bucket lacks them
  * (state unchanged). Atomic (CAS) when `shared`, plain otherwise.
  */
-bool bl_gcra_take(const struct bl_gcra *g, uint64_t *tat, uint64_t n, uint64_t now,
-		  bool shared);
+bool bl_gcra_take(const struct bl_gcra *g, uint64_t *tat, uint64_t n, uint64_t now, bool shared);
 
 /* What the caller does with the packet. */
 enum bl_meter_verdict {
 	BL_METER_PASS = 0,
 	BL_METER_DROP,
-	BL_METER_REJECT,   /* quota used up with then: reject */
+	BL_METER_REJECT, /* quota used up with then: reject */
 };
 
 /* Outcome counters of one worker (that worker writes them only). */
 struct bl_meter_stats {
-	uint64_t rate_pass;      /* rate-limit: within the rate */
-	uint64_t rate_drop;      /* rate-limit: over the rate */
-	uint64_t quota_pass;     /* quota: within the quota */
-	uint64_t quota_drop;     /* quota used up, then: drop */
-	uint64_t quota_reject;   /* quota used up, then: reject */
-	uint64_t quota_then_pass;/* quota used up, then: rate-limit, within */
-	uint64_t quota_then_drop;/* quota used up, then: rate-limit, over */
-	uint64_t table_full;     /* no slot for a new key: dropped */
-	uint64_t no_subscriber;  /* no IP layer to take a subscriber from: dropped */
+	uint64_t rate_pass;	  /* rate-limit: within the rate */
+	uint64_t rate_drop;	  /* rate-limit: over the rate */
+	uint64_t quota_pass;	  /* quota: within the quota */
+	uint64_t quota_drop;	  /* quota used up, then: drop */
+	uint64_t quota_reject;	  /* quota used up, then: reject */
+	uint64_t quota_then_pass; /* quota used up, then: rate-limit, within */
+	uint64_t quota_then_drop; /* quota used up, then: rate-limit, over */
+	uint64_t table_full;	  /* no slot for a new key: dropped */
+	uint64_t no_subscriber;	  /* no IP layer to take a subscriber from: dropped */
 };
 
 /* Creation settings (control side). */
 struct bl_meter_config {
-	const char *name;        /* rte_hash name, unique per process */
+	const char *name; /* rte_hash name, unique per process */
 	int socket_id;
-	uint32_t max_slots;      /* 0: BL_METER_MAX_SLOTS_DEFAULT */
-	uint64_t tsc_hz;         /* 0: rte_get_tsc_hz() */
-	uint64_t tsc_base;       /* TSC at epoch_base (tests); 0 with epoch_base 0: now */
-	int64_t epoch_base;      /* wall seconds at tsc_base; 0: time(NULL) */
-	const char *state_dir;   /* NULL or "": no persistence */
-	uint64_t (*tsc)(void);   /* the control side's clock; NULL: rte_rdtsc (tests fake it) */
+	uint32_t max_slots;    /* 0: BL_METER_MAX_SLOTS_DEFAULT */
+	uint64_t tsc_hz;       /* 0: rte_get_tsc_hz() */
+	uint64_t tsc_base;     /* TSC at epoch_base (tests); 0 with epoch_base 0: now */
+	int64_t epoch_base;    /* wall seconds at tsc_base; 0: time(NULL) */
+	const char *state_dir; /* NULL or "": no persistence */
+	uint64_t (*tsc)(void); /* the control side's clock; NULL: rte_rdtsc (tests fake it) */
 };
 
 struct bl_meters;     /* opaque, one per daemon */
@@ -162,9 +161,9 @@ uint32_t bl_meters_count(const struct bl_meters *m);
 
 /* A subscriber key as charged: family 0 means "the whole rule". */
 struct bl_meter_sub {
-	uint8_t family;    /* 0, 4 or 6 */
-	uint8_t plen;      /* 32 for IPv4, subscriber_prefix6 for IPv6 */
-	uint8_t addr[16];  /* host bits cleared */
+	uint8_t family;	  /* 0, 4 or 6 */
+	uint8_t plen;	  /* 32 for IPv4, subscriber_prefix6 for IPv6 */
+	uint8_t addr[16]; /* host bits cleared */
 };
 
 /*
@@ -172,8 +171,8 @@ struct bl_meter_sub {
  * (source when it came in on the inside port, `inbound` false; destination
  * otherwise), cut to the rule's prefix length. -ENOENT without an IP layer.
  */
-int bl_meter_subscriber(const struct bl_meter_rule *r, const struct bl_pkt *p,
-			bool inbound, struct bl_meter_sub *sub);
+int bl_meter_subscriber(const struct bl_meter_rule *r, const struct bl_pkt *p, bool inbound,
+			struct bl_meter_sub *sub);
 
 /*
  * Charge `bytes` (the frame length) of one packet to (sub, rule) at TSC

@@ -61,7 +61,7 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 		m->tsc_base = m->tsc();
 	}
 	if (c->state_dir && snprintf(m->state_dir, sizeof(m->state_dir), "%s", c->state_dir) >=
-	    (int)sizeof(m->state_dir)) {
+				    (int)sizeof(m->state_dir)) {
 		err = ENAMETOOLONG;
 		goto out_free;
 	}
@@ -70,8 +70,8 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 	hp.key_len = sizeof(struct meter_key);
 	hp.hash_func = rte_hash_crc;
 	hp.socket_id = c->socket_id;
-	hp.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
+	hp.extra_flag =
+		RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF | RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD;
 	m->h = rte_hash_create(&hp);
 	if (!m->h) {
 		err = rte_errno ? rte_errno : ENOMEM;
@@ -80,8 +80,8 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 	/* with multi-writer adds, positions reach past `entries` by what the
 	 * per-lcore free-slot caches may hold */
 	m->nslots = m->max_keys + (RTE_MAX_LCORE - 1) * (BL_METER_HASH_LCORE_CACHE - 1) + 1;
-	m->slots = rte_zmalloc_socket("bl_meter_slots", (size_t)m->nslots * sizeof(*m->slots),
-				      64, c->socket_id);
+	m->slots = rte_zmalloc_socket("bl_meter_slots", (size_t)m->nslots * sizeof(*m->slots), 64,
+				      c->socket_id);
 	if (!m->slots)
 		goto out_hash;
 	snprintf(name, sizeof(name), "%.20s_n", hp.name);
@@ -205,9 +205,7 @@ static int64_t next_boundary(int64_t t, enum bl_calendar cal, const char *tz)
 	localtime_r(&tt, &tm);
 	tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
 	switch (cal) {
-	case BL_CAL_DAY:
-		tm.tm_mday += 1;
-		break;
+	case BL_CAL_DAY: tm.tm_mday += 1; break;
 	case BL_CAL_WEEK:
 		/* ISO week: Monday (tm_wday 1) to Monday */
 		tm.tm_mday += tm.tm_wday == 1 ? 7 : (8 - tm.tm_wday) % 7;
@@ -241,8 +239,7 @@ static void period_refresh(struct meter_name *nm, int64_t now_s, bool force)
 	e1 = next_boundary(now_s, nm->cal, nm->tz);
 	e2 = next_boundary(e1, nm->cal, nm->tz);
 	/* relaxed: workers read the word alone, never data behind it */
-	__atomic_store_n(&nm->period, ((uint64_t)e1 << 32) | (uint64_t)(e2 - e1),
-			 __ATOMIC_RELAXED);
+	__atomic_store_n(&nm->period, ((uint64_t)e1 << 32) | (uint64_t)(e2 - e1), __ATOMIC_RELAXED);
 }
 
 struct bl_meter_rule *bl_meter_rule_create(struct bl_meters *m, const char *name,
@@ -330,11 +327,13 @@ static void sweep_slot(struct bl_meters *m, struct meter_slot *s, int64_t now_s)
 	if (!mode)
 		return;
 	if (mode & QMODE_CALENDAR) {
-		const struct meter_name *nm = s->key.rule_id < m->nnames ? m->names[s->key.rule_id] : NULL;
+		const struct meter_name *nm =
+			s->key.rule_id < m->nnames ? m->names[s->key.rule_id] : NULL;
 
 		if (!nm)
 			return;
-		tag = cal_tag(cal_period_end(__atomic_load_n(&nm->period, __ATOMIC_RELAXED), now_s));
+		tag = cal_tag(
+			cal_period_end(__atomic_load_n(&nm->period, __ATOMIC_RELAXED), now_s));
 		span = 1;
 	} else {
 		tag = (uint16_t)((uint64_t)now_s / mode);
@@ -405,7 +404,7 @@ int bl_meters_save(struct bl_meters *m, int64_t now_epoch)
 	if (!m->state_dir[0] || !__atomic_load_n(&m->nnames, __ATOMIC_RELAXED))
 		return 0;
 	if (snprintf(path, sizeof(path), "%s/%s", m->state_dir, BL_METER_STATE_FILE) >=
-	    (int)sizeof(path) ||
+		    (int)sizeof(path) ||
 	    snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	rc = state_dir_ready(m->state_dir);

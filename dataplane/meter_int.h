@@ -14,14 +14,14 @@
 
 struct rte_hash;
 
-#define BL_METER_MAX_RULES 65536u   /* distinct metered rule names per daemon */
-#define BL_METER_HASH_LCORE_CACHE 64u /* rte_hash's per-lcore free-slot cache */
+#define BL_METER_MAX_RULES	  65536u /* distinct metered rule names per daemon */
+#define BL_METER_HASH_LCORE_CACHE 64u	 /* rte_hash's per-lcore free-slot cache */
 
 /* Quota words: (16-bit period tag << 48) | bytes used (48 bits). */
 #define QW_BYTES_MASK ((UINT64_C(1) << 48) - 1)
 #define QW_TAG(w)     ((uint16_t)((w) >> 48))
-#define QW_BYTES(w)   ((w) & QW_BYTES_MASK)
-#define QW_MAKE(t, b) (((uint64_t)(t) << 48) | ((b) & QW_BYTES_MASK))
+#define QW_BYTES(w)   ((w)&QW_BYTES_MASK)
+#define QW_MAKE(t, b) (((uint64_t)(t) << 48) | ((b)&QW_BYTES_MASK))
 
 /* slot.qmode: how the quota words were written (0: never). */
 #define QMODE_CALENDAR 0x80000000u /* | enum bl_calendar; else rolling sub-bucket seconds */
@@ -42,10 +42,10 @@ struct meter_key {
 
 /* One (subscriber, rule): the rate bucket and the quota words. */
 struct meter_slot {
-	struct meter_key key;   /* copy for the persistence thread */
-	uint32_t state;         /* SLOT_* */
-	uint32_t qmode;         /* QMODE_* or the rolling granularity */
-	uint64_t tat;           /* GCRA state: rate-limit, or quota's then-rate */
+	struct meter_key key; /* copy for the persistence thread */
+	uint32_t state;	      /* SLOT_* */
+	uint32_t qmode;	      /* QMODE_* or the rolling granularity */
+	uint64_t tat;	      /* GCRA state: rate-limit, or quota's then-rate */
 	uint64_t q[BL_METER_QBUCKETS];
 } __attribute__((aligned(64)));
 
@@ -62,18 +62,18 @@ struct meter_name {
 };
 
 struct bl_meters {
-	struct rte_hash *h;       /* meter_key -> position = slot index */
+	struct rte_hash *h; /* meter_key -> position = slot index */
 	struct meter_slot *slots;
-	uint32_t nslots;          /* positions rte_hash may return */
+	uint32_t nslots; /* positions rte_hash may return */
 	uint32_t max_keys;
 	uint64_t tsc_hz, tsc_base;
-	uint64_t (*tsc)(void);    /* control side's clock */
+	uint64_t (*tsc)(void); /* control side's clock */
 	int64_t epoch_base;
 	char state_dir[PATH_MAX - 64];
 	/* control side only, under `lock` */
 	pthread_mutex_t lock;
-	struct rte_hash *names_h; /* name[64] -> id */
-	struct meter_name **names;/* by id */
+	struct rte_hash *names_h;  /* name[64] -> id */
+	struct meter_name **names; /* by id */
 	uint32_t nnames;
 	/* persistence thread */
 	pthread_t thread;
@@ -87,13 +87,13 @@ struct bl_meter_rule {
 	struct bl_meters *m;
 	const struct meter_name *nm;
 	uint32_t id;
-	uint8_t kind;        /* BL_ACT_RATE_LIMIT or BL_ACT_QUOTA */
+	uint8_t kind;	     /* BL_ACT_RATE_LIMIT or BL_ACT_QUOTA */
 	uint8_t per_rule;    /* one meter for the whole rule */
-	uint8_t plen6;       /* IPv6 subscriber prefix length */
-	uint8_t then;        /* quota used up: BL_ACT_DROP, _REJECT, _RATE_LIMIT */
+	uint8_t plen6;	     /* IPv6 subscriber prefix length */
+	uint8_t then;	     /* quota used up: BL_ACT_DROP, _REJECT, _RATE_LIMIT */
 	struct bl_gcra rate; /* rate-limit, or quota's then-rate */
-	uint64_t quota;      /* bytes per period */
-	uint32_t qmode;      /* QMODE_CALENDAR | cal, or rolling granularity (s) */
+	uint64_t quota;	     /* bytes per period */
+	uint32_t qmode;	     /* QMODE_CALENDAR | cal, or rolling granularity (s) */
 };
 
 /* Wall seconds at TSC `now`, from the anchor taken at creation. */

@@ -19,8 +19,8 @@
 #define SNAPPED ((int)BL_PARSE_OUTCOME_MAX)
 
 #define ETH_IPV4   0x0800
-#define ETH_ARP    0x0806
-#define ETH_TEB    0x6558
+#define ETH_ARP	   0x0806
+#define ETH_TEB	   0x6558
 #define ETH_VLAN   0x8100
 #define ETH_IPV6   0x86dd
 #define ETH_SLOW   0x8809
@@ -28,12 +28,12 @@
 #define ETH_MPLSM  0x8848
 #define ETH_PPPOES 0x8864
 #define ETH_QINQ   0x88a8
-#define ETH_PPP    0x880b
+#define ETH_PPP	   0x880b
 #define ETH_LLDP   0x88cc
 #define ETH_QINQ1  0x9100
 
-#define PPP_IPV4   0x0021
-#define PPP_IPV6   0x0057
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
 
 #define VXLAN_PORT  4789
 #define TEREDO_PORT 3544
@@ -52,8 +52,7 @@ static inline uint16_t rd16(const uint8_t *p)
 
 static inline uint32_t rd32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* The one bounds check per header: 0, `trunc` past the scope, or SNAPPED. */
@@ -80,8 +79,7 @@ static inline bool is_vlan_tpid(uint16_t et)
  * Skip 802.1Q/802.1ad tags, updating *et to the inner ethertype. Ids go to
  * vlan[] (the outermost L2 only; inner Ethernet passes NULL).
  */
-static int skip_vlans(struct cursor *c, uint16_t *et, uint16_t *vlan,
-		      uint8_t *nvlan)
+static int skip_vlans(struct cursor *c, uint16_t *et, uint16_t *vlan, uint8_t *nvlan)
 {
 	unsigned int n;
 	int rc;
@@ -127,14 +125,9 @@ static int parse_mpls(struct cursor *c, struct bl_pkt *out, int *family)
 	if (rc)
 		return rc;
 	switch (at(c)[0] >> 4) {
-	case 4:
-		*family = 4;
-		return 0;
-	case 6:
-		*family = 6;
-		return 0;
-	default:
-		return BL_PARSE_BAD_MPLS_PAYLOAD;
+	case 4: *family = 4; return 0;
+	case 6: *family = 6; return 0;
+	default: return BL_PARSE_BAD_MPLS_PAYLOAD;
 	}
 }
 
@@ -157,15 +150,9 @@ static int parse_pppoe(struct cursor *c, struct bl_pkt *out, int *family)
 	c->end = c->off + 6 + plen;
 	c->off += 8;
 	switch (rd16(p + 6)) {
-	case PPP_IPV4:
-		*family = 4;
-		break;
-	case PPP_IPV6:
-		*family = 6;
-		break;
-	default:
-		out->l2class = BL_L2_OTHER;
-		break;
+	case PPP_IPV4: *family = 4; break;
+	case PPP_IPV6: *family = 6; break;
+	default: out->l2class = BL_L2_OTHER; break;
 	}
 	return 0;
 }
@@ -185,8 +172,7 @@ static int parse_llc(struct cursor *c, struct bl_pkt *out)
  * Link header, tags, MPLS and PPPoE. Leaves the cursor at the first IP
  * header with *family 4 or 6, or classifies a non-IP frame (*family 0).
  */
-static int parse_l2(struct cursor *c, enum bl_linktype lt, struct bl_pkt *out,
-		    int *family)
+static int parse_l2(struct cursor *c, enum bl_linktype lt, struct bl_pkt *out, int *family)
 {
 	uint32_t hl;
 	uint16_t et;
@@ -230,11 +216,9 @@ static int parse_l2(struct cursor *c, enum bl_linktype lt, struct bl_pkt *out,
 			*family = 6;
 			out->ethertype = ETH_IPV6;
 			return 0;
-		default:
-			return BL_PARSE_BAD_IP_VERSION;
+		default: return BL_PARSE_BAD_IP_VERSION;
 		}
-	default:
-		return BL_PARSE_TRUNC_L2;
+	default: return BL_PARSE_TRUNC_L2;
 	}
 
 	rc = skip_vlans(c, &et, out->vlan, &out->nvlan);
@@ -244,28 +228,14 @@ static int parse_l2(struct cursor *c, enum bl_linktype lt, struct bl_pkt *out,
 		return rc;
 
 	switch (et) {
-	case ETH_IPV4:
-		*family = 4;
-		return 0;
-	case ETH_IPV6:
-		*family = 6;
-		return 0;
+	case ETH_IPV4: *family = 4; return 0;
+	case ETH_IPV6: *family = 6; return 0;
 	case ETH_MPLS:
-	case ETH_MPLSM:
-		rc = parse_mpls(c, out, family);
-		break;
-	case ETH_PPPOES:
-		rc = parse_pppoe(c, out, family);
-		break;
-	case ETH_ARP:
-		out->l2class = BL_L2_ARP;
-		return 0;
-	case ETH_LLDP:
-		out->l2class = BL_L2_LLDP;
-		return 0;
-	case ETH_SLOW:
-		out->l2class = BL_L2_SLOW;
-		return 0;
+	case ETH_MPLSM: rc = parse_mpls(c, out, family); break;
+	case ETH_PPPOES: rc = parse_pppoe(c, out, family); break;
+	case ETH_ARP: out->l2class = BL_L2_ARP; return 0;
+	case ETH_LLDP: out->l2class = BL_L2_LLDP; return 0;
+	case ETH_SLOW: out->l2class = BL_L2_SLOW; return 0;
 	default:
 		if (et <= 1500 && lt == BL_LINK_ETHER) /* 802.3 length */
 			return parse_llc(c, out);
@@ -389,10 +359,15 @@ static int parse_ipv4(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out)
 static inline bool is_exthdr(uint8_t nh)
 {
 	switch (nh) {
-	case 0: case 43: case 44: case 51: case 60: case 135: case 139: case 140:
-		return true;
-	default:
-		return false;
+	case 0:
+	case 43:
+	case 44:
+	case 51:
+	case 60:
+	case 135:
+	case 139:
+	case 140: return true;
+	default: return false;
 	}
 }
 
@@ -471,8 +446,7 @@ static int parse_ipv6(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out)
  * Lenient parse of the IP header quoted by an ICMP error, within `lim`
  * bytes of the buffer. False when not even the fixed IP header is there.
  */
-static bool parse_quote(const uint8_t *data, uint32_t off, uint32_t lim,
-			struct bl_l3 *q)
+static bool parse_quote(const uint8_t *data, uint32_t off, uint32_t lim, struct bl_l3 *q)
 {
 	const uint8_t *p = data + off;
 	uint32_t avail = lim - off, hl, n, l4;
@@ -557,12 +531,11 @@ static bool parse_quote(const uint8_t *data, uint32_t off, uint32_t lim,
 			break;
 		q->icmp_type = p[0];
 		q->icmp_code = p[1];
-		if (avail >= 6 && (q->icmp_type == 8 || q->icmp_type == 0 ||
-				   q->icmp_type == 128 || q->icmp_type == 129))
+		if (avail >= 6 && (q->icmp_type == 8 || q->icmp_type == 0 || q->icmp_type == 128 ||
+				   q->icmp_type == 129))
 			q->sport = rd16(p + 4);
 		return true;
-	default:
-		return true;
+	default: return true;
 	}
 	q->flags |= BL_L3_L4_PARTIAL;
 	return true;
@@ -571,8 +544,7 @@ static bool parse_quote(const uint8_t *data, uint32_t off, uint32_t lim,
 static inline bool icmp_is_error(uint8_t proto, uint8_t type)
 {
 	if (proto == 1)
-		return type == 3 || type == 4 || type == 5 || type == 11 ||
-		       type == 12;
+		return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 	return type >= 1 && type <= 4;
 }
 
@@ -601,8 +573,7 @@ static int parse_icmp(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out)
 	if (!icmp_is_error(l3->proto, t))
 		return 0;
 	memset(&out->quote, 0, sizeof(out->quote));
-	if (parse_quote(c->data, c->off + 8,
-			c->end < c->len ? c->end : c->len, &out->quote))
+	if (parse_quote(c->data, c->off + 8, c->end < c->len ? c->end : c->len, &out->quote))
 		out->flags |= BL_PKT_HAS_QUOTE;
 	return 0;
 }
@@ -687,8 +658,7 @@ static int parse_gre(struct cursor *c, int *family)
 		return BL_PARSE_BAD_GRE;
 	switch (fl & 7) {
 	case 0:
-		hl = 4 + (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) +
-		     (fl & 0x1000 ? 4 : 0);
+		hl = 4 + (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) + (fl & 0x1000 ? 4 : 0);
 		rc = need(c, hl, BL_PARSE_TRUNC_GRE);
 		if (rc)
 			return rc;
@@ -716,8 +686,7 @@ static int parse_gre(struct cursor *c, int *family)
 		if (plen == 0) /* acknowledgement only */
 			return 0;
 		return parse_ppp(c, family);
-	default:
-		return BL_PARSE_BAD_GRE;
+	default: return BL_PARSE_BAD_GRE;
 	}
 }
 
@@ -758,8 +727,8 @@ static void parse_teredo(struct cursor *c, int *family)
  * The header after an IP layer. Fills ports/ICMP fields and, for a tunnel,
  * leaves the cursor on the inner IP header with *family and *tun set.
  */
-static int parse_l4(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out,
-		    int *family, uint8_t *tun)
+static int parse_l4(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out, int *family,
+		    uint8_t *tun)
 {
 	const uint8_t *p;
 	uint32_t ulen, doff;
@@ -778,8 +747,7 @@ static int parse_l4(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out,
 		doff = (uint32_t)(p[12] >> 4) * 4;
 		if (doff < 20)
 			return BL_PARSE_BAD_TCP_DOFF;
-		if (doff > c->end - c->off &&
-		    l4_short(c, l3, BL_PARSE_BAD_TCP_DOFF, false))
+		if (doff > c->end - c->off && l4_short(c, l3, BL_PARSE_BAD_TCP_DOFF, false))
 			return BL_PARSE_BAD_TCP_DOFF;
 		l3->sport = rd16(p);
 		l3->dport = rd16(p + 2);
@@ -816,8 +784,7 @@ static int parse_l4(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out,
 		}
 		return 0;
 	case 1:
-	case 58:
-		return parse_icmp(c, l3, out);
+	case 58: return parse_icmp(c, l3, out);
 	case 132:
 		rc = need(c, 12, BL_PARSE_TRUNC_SCTP);
 		if (rc)
@@ -839,8 +806,7 @@ static int parse_l4(struct cursor *c, struct bl_l3 *l3, struct bl_pkt *out,
 			return 0;
 		*tun = BL_TUN_GRE;
 		return parse_gre(c, family);
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -872,9 +838,8 @@ static int parse_layers(struct cursor *c, int family, struct bl_pkt *out)
 	return 0;
 }
 
-enum bl_parse_outcome bl_parse(const uint8_t *data, uint32_t len,
-			       uint32_t wire_len, enum bl_linktype lt,
-			       struct bl_pkt *out)
+enum bl_parse_outcome bl_parse(const uint8_t *data, uint32_t len, uint32_t wire_len,
+			       enum bl_linktype lt, struct bl_pkt *out)
 {
 	struct cursor c = {
 		.data = data,
@@ -938,9 +903,8 @@ const char *bl_parse_outcome_name(enum bl_parse_outcome o)
 }
 
 static const char *const l2class_names[] = {
-	[BL_L2_IP] = "ip",       [BL_L2_ARP] = "arp", [BL_L2_LLDP] = "lldp",
-	[BL_L2_SLOW] = "slow",   [BL_L2_STP] = "stp", [BL_L2_OTHER] = "other",
-	[BL_L2_ND] = "nd",       [BL_L2_MLD] = "mld",
+	[BL_L2_IP] = "ip",   [BL_L2_ARP] = "arp",     [BL_L2_LLDP] = "lldp", [BL_L2_SLOW] = "slow",
+	[BL_L2_STP] = "stp", [BL_L2_OTHER] = "other", [BL_L2_ND] = "nd",     [BL_L2_MLD] = "mld",
 };
 
 const char *bl_l2class_name(enum bl_l2class c)
@@ -951,9 +915,8 @@ const char *bl_l2class_name(enum bl_l2class c)
 }
 
 static const char *const tunnel_names[] = {
-	[BL_TUN_NONE] = "none",     [BL_TUN_GRE] = "gre",
-	[BL_TUN_VXLAN] = "vxlan",   [BL_TUN_TEREDO] = "teredo",
-	[BL_TUN_IPIP] = "ipip",
+	[BL_TUN_NONE] = "none",	    [BL_TUN_GRE] = "gre",   [BL_TUN_VXLAN] = "vxlan",
+	[BL_TUN_TEREDO] = "teredo", [BL_TUN_IPIP] = "ipip",
 };
 
 const char *bl_tunnel_name(enum bl_tunnel t)

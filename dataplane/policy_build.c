@@ -27,9 +27,9 @@
 #define SLOT_HASH (2 * BL_RT_SLOTS)
 
 struct bl_rt_slots {
-	uint32_t n;                          /* slots used, slot 0 = "default" */
+	uint32_t n; /* slots used, slot 0 = "default" */
 	char (*names)[BL_POLICY_MAX_NAME + 1];
-	uint32_t table[SLOT_HASH];           /* open addressing: slot + 1, 0 empty */
+	uint32_t table[SLOT_HASH]; /* open addressing: slot + 1, 0 empty */
 };
 
 struct bl_rt_slots *bl_rt_slots_create(void)
@@ -134,7 +134,7 @@ static uint32_t name_seq;
 struct lpfx {
 	uint8_t addr[16];
 	uint8_t len;
-	uint32_t own;   /* lists naming exactly this prefix */
+	uint32_t own;	/* lists naming exactly this prefix */
 	uint32_t total; /* own | lists of every covering prefix */
 	bool redundant; /* same set as the prefix covering it: not inserted */
 };
@@ -265,20 +265,25 @@ static int build_fib(struct bl_rt *rt, const struct bl_policy *p, const uint8_t 
 		if (v[i].len > 24)
 			last_lvl[0] = &v[i];
 	}
-	snprintf(name, sizeof(name), "bl_fib%u_%u", family, __atomic_fetch_add(&name_seq, 1, __ATOMIC_RELAXED));
+	snprintf(name, sizeof(name), "bl_fib%u_%u", family,
+		 __atomic_fetch_add(&name_seq, 1, __ATOMIC_RELAXED));
 	if (!fam) {
 		struct rte_fib_conf c = {
-			.type = RTE_FIB_DIR24_8, .default_nh = 0, .max_routes = n + 1,
+			.type = RTE_FIB_DIR24_8,
+			.default_nh = 0,
+			.max_routes = n + 1,
 			.dir24_8 = { .nh_sz = (nsets < 32767 && tbl8 < 32000) ? RTE_FIB_DIR24_8_2B
-									  : RTE_FIB_DIR24_8_4B,
+									      : RTE_FIB_DIR24_8_4B,
 				     .num_tbl8 = tbl8 + 64 },
 		};
 		rt->fib4 = rte_fib_create(name, SOCKET_ID_ANY, &c);
 	} else {
 		struct rte_fib6_conf c = {
-			.type = RTE_FIB6_TRIE, .default_nh = 0, .max_routes = n + 1,
+			.type = RTE_FIB6_TRIE,
+			.default_nh = 0,
+			.max_routes = n + 1,
 			.trie = { .nh_sz = (nsets < 32767 && tbl8 < 32000) ? RTE_FIB6_TRIE_2B
-									  : RTE_FIB6_TRIE_4B,
+									   : RTE_FIB6_TRIE_4B,
 				  .num_tbl8 = tbl8 + 64 },
 		};
 		rt->fib6 = rte_fib6_create(name, SOCKET_ID_ANY, &c);
@@ -341,12 +346,12 @@ struct alt {
 	bool any;
 	uint8_t len;
 	uint8_t addr[16];
-	uint32_t bit;   /* list bitmap bit, 0 for a prefix */
+	uint32_t bit; /* list bitmap bit, 0 for a prefix */
 };
 
 /* The alternatives of `am` in family `family`; 0 when it cannot match there. */
-static uint32_t addr_alts(const struct bl_policy *p, const struct bl_addr_match *am,
-			  uint8_t family, const uint8_t *bit_of, struct alt *out)
+static uint32_t addr_alts(const struct bl_policy *p, const struct bl_addr_match *am, uint8_t family,
+			  const uint8_t *bit_of, struct alt *out)
 {
 	uint32_t n = 0;
 
@@ -408,9 +413,9 @@ static uint64_t rule_count(const struct bl_policy *p, const struct bl_policy_rul
 	const struct bl_policy_match *m = &r->match;
 
 	return (uint64_t)addr_alts(p, &m->src, family, bit_of, NULL) *
-	       addr_alts(p, &m->dst, family, bit_of, NULL) *
-	       (m->nprotos ? m->nprotos : 1) * (m->nsports ? m->nsports : 1) *
-	       (m->ndports ? m->ndports : 1) * (m->nvlans ? m->nvlans : 1);
+	       addr_alts(p, &m->dst, family, bit_of, NULL) * (m->nprotos ? m->nprotos : 1) *
+	       (m->nsports ? m->nsports : 1) * (m->ndports ? m->ndports : 1) *
+	       (m->nvlans ? m->nvlans : 1);
 }
 
 /* Does an alternative name a prefix (not any address, not a list, not /0)? */
@@ -440,10 +445,9 @@ static uint8_t rule_shape(const struct alt *s, const struct alt *d)
  * Expand rule `idx` into ACL rules for `family` at out (rule_size bytes
  * each) and their shapes at `shape`; returns how many were written.
  */
-static uint64_t rule_expand(const struct bl_policy *p, const struct bl_policy_rule *r,
-			    uint32_t idx, uint8_t family, const uint8_t *bit_of,
-			    uint8_t *out, uint8_t *shape, size_t rule_size, struct alt *sa,
-			    struct alt *da)
+static uint64_t rule_expand(const struct bl_policy *p, const struct bl_policy_rule *r, uint32_t idx,
+			    uint8_t family, const uint8_t *bit_of, uint8_t *out, uint8_t *shape,
+			    size_t rule_size, struct alt *sa, struct alt *da)
 {
 	const struct bl_policy_match *m = &r->match;
 	const struct bl_rt_layout *L = family == 4 ? &bl_rt_layout4 : &bl_rt_layout6;
@@ -464,36 +468,51 @@ static uint64_t rule_expand(const struct bl_policy *p, const struct bl_policy_ru
 		fmask |= BL_RT_F_PORTS;
 	}
 	for (uint32_t s = 0; s < ns; s++)
-	for (uint32_t d = 0; d < nd; d++)
-	for (uint32_t pr = 0; pr < np; pr++)
-	for (uint32_t sp = 0; sp < nsp; sp++)
-	for (uint32_t dp = 0; dp < ndp; dp++)
-	for (uint32_t v = 0; v < nv; v++) {
-		struct rte_acl_rule *a = (struct rte_acl_rule *)(out + k * rule_size);
-		struct rte_acl_field *f = a->field;
+		for (uint32_t d = 0; d < nd; d++)
+			for (uint32_t pr = 0; pr < np; pr++)
+				for (uint32_t sp = 0; sp < nsp; sp++)
+					for (uint32_t dp = 0; dp < ndp; dp++)
+						for (uint32_t v = 0; v < nv; v++) {
+							struct rte_acl_rule *a =
+								(struct rte_acl_rule
+									 *)(out + k * rule_size);
+							struct rte_acl_field *f = a->field;
 
-		shape[k++] = rule_shape(&sa[s], &da[d]);
-		memset(a, 0, rule_size);
-		a->data.category_mask = r->action.kind == BL_ACT_LOG ? 2 : 1;
-		a->data.priority = RTE_ACL_MAX_PRIORITY - idx;
-		a->data.userdata = idx + 1;
-		f[L->f_proto].value.u8 = m->nprotos ? m->protos[pr] : 0;
-		f[L->f_proto].mask_range.u8 = m->nprotos ? 0xff : 0;
-		set_addr(&f[L->f_src], &sa[s], L->words);
-		set_addr(&f[L->f_dst], &da[d], L->words);
-		f[L->f_sport].value.u16 = m->nsports ? m->sports[sp].lo : 0;
-		f[L->f_sport].mask_range.u16 = m->nsports ? m->sports[sp].hi : 0xffff;
-		f[L->f_dport].value.u16 = m->ndports ? m->dports[dp].lo : 0;
-		f[L->f_dport].mask_range.u16 = m->ndports ? m->dports[dp].hi : 0xffff;
-		f[L->f_vlan].value.u16 = m->nvlans ? m->vlans[v] : 0;
-		f[L->f_vlan].mask_range.u16 = m->nvlans ? m->vlans[v] : 0xffff;
-		f[L->f_flags].value.u8 = flags;
-		f[L->f_flags].mask_range.u8 = fmask;
-		f[L->f_srcl].value.u32 = sa[s].bit;
-		f[L->f_srcl].mask_range.u32 = sa[s].bit;
-		f[L->f_dstl].value.u32 = da[d].bit;
-		f[L->f_dstl].mask_range.u32 = da[d].bit;
-	}
+							shape[k++] = rule_shape(&sa[s], &da[d]);
+							memset(a, 0, rule_size);
+							a->data.category_mask =
+								r->action.kind == BL_ACT_LOG ? 2
+											     : 1;
+							a->data.priority =
+								RTE_ACL_MAX_PRIORITY - idx;
+							a->data.userdata = idx + 1;
+							f[L->f_proto].value.u8 =
+								m->nprotos ? m->protos[pr] : 0;
+							f[L->f_proto].mask_range.u8 =
+								m->nprotos ? 0xff : 0;
+							set_addr(&f[L->f_src], &sa[s], L->words);
+							set_addr(&f[L->f_dst], &da[d], L->words);
+							f[L->f_sport].value.u16 =
+								m->nsports ? m->sports[sp].lo : 0;
+							f[L->f_sport].mask_range.u16 =
+								m->nsports ? m->sports[sp].hi
+									   : 0xffff;
+							f[L->f_dport].value.u16 =
+								m->ndports ? m->dports[dp].lo : 0;
+							f[L->f_dport].mask_range.u16 =
+								m->ndports ? m->dports[dp].hi
+									   : 0xffff;
+							f[L->f_vlan].value.u16 =
+								m->nvlans ? m->vlans[v] : 0;
+							f[L->f_vlan].mask_range.u16 =
+								m->nvlans ? m->vlans[v] : 0xffff;
+							f[L->f_flags].value.u8 = flags;
+							f[L->f_flags].mask_range.u8 = fmask;
+							f[L->f_srcl].value.u32 = sa[s].bit;
+							f[L->f_srcl].mask_range.u32 = sa[s].bit;
+							f[L->f_dstl].value.u32 = da[d].bit;
+							f[L->f_dstl].mask_range.u32 = da[d].bit;
+						}
 	return k;
 }
 
@@ -569,8 +588,9 @@ static int build_ctx(struct bl_rt *rt, unsigned fam, unsigned shape, const uint8
 
 	snprintf(name, sizeof(name), "bl_acl%u%c_%u", family, "dsw"[shape],
 		 __atomic_fetch_add(&name_seq, 1, __ATOMIC_RELAXED));
-	prm = (struct rte_acl_param){ .name = name, .socket_id = SOCKET_ID_ANY,
-				      .rule_size = rsz, .max_rule_num = n };
+	prm = (struct rte_acl_param){
+		.name = name, .socket_id = SOCKET_ID_ANY, .rule_size = rsz, .max_rule_num = n
+	};
 	ctx = rt->acl[fam][shape] = rte_acl_create(&prm);
 	if (!ctx) {
 		diag(err, file, 1, "cannot create an IPv%u ACL context: %s", family,
@@ -629,8 +649,8 @@ static int build_acl(struct bl_rt *rt, const struct bl_policy *p, const uint8_t 
 	}
 	for (uint32_t i = 0; i < rt->nrules; i++)
 		if (!rt->rules[i].l7)
-			k += rule_expand(p, bl_policy_rule(p, i), i, family, bit_of, rules + k * rsz,
-					 shapes + k, rsz, sa, da);
+			k += rule_expand(p, bl_policy_rule(p, i), i, family, bit_of,
+					 rules + k * rsz, shapes + k, rsz, sa, da);
 	for (uint64_t i = 0; i < k; i++)
 		per[shapes[i]]++;
 	for (unsigned s = 0; s < BL_RT_SHAPES && !rc; s++)
@@ -680,8 +700,8 @@ void bl_rt_free(struct bl_rt *rt)
 
 /* Copy one rule's identity and parameters into the object. */
 static int rule_copy(struct bl_rt *rt, uint32_t i, const struct bl_policy_rule *r,
-		     struct bl_rt_slots *slots, const struct bl_rt_meter_ops *ops,
-		     const char *file, struct bl_policy_err *err)
+		     struct bl_rt_slots *slots, const struct bl_rt_meter_ops *ops, const char *file,
+		     struct bl_policy_err *err)
 {
 	struct bl_rt_rule *o = &rt->rules[i];
 	int64_t slot = i + 1;
@@ -745,7 +765,8 @@ struct bl_rt *bl_rt_build(const struct bl_policy *p, const char *file,
 	bl_policy_hash_hex(p, rt->hash);
 	if (rt->nrules > BL_RT_MAX_RULES) {
 		diag(err, file, bl_policy_rule(p, BL_RT_MAX_RULES)->line,
-		     "too many rules: %u (the runtime holds at most %u)", rt->nrules, BL_RT_MAX_RULES);
+		     "too many rules: %u (the runtime holds at most %u)", rt->nrules,
+		     BL_RT_MAX_RULES);
 		rc = -E2BIG;
 		goto out_fail;
 	}
@@ -774,8 +795,10 @@ struct bl_rt *bl_rt_build(const struct bl_policy *p, const char *file,
 				if (bit_of[l])
 					continue;
 				if (nbits == BL_RT_MAX_LISTS) {
-					diag(err, file, r->line, "rule \"%s\": more than %u prefix lists "
-					     "are used in address matches", r->name, BL_RT_MAX_LISTS);
+					diag(err, file, r->line,
+					     "rule \"%s\": more than %u prefix lists "
+					     "are used in address matches",
+					     r->name, BL_RT_MAX_LISTS);
 					rc = -E2BIG;
 					goto out_fail;
 				}
@@ -790,9 +813,11 @@ struct bl_rt *bl_rt_build(const struct bl_policy *p, const char *file,
 		for (unsigned f = 0; f < 2; f++) {
 			count[f] += rule_count(p, r, f ? 6 : 4, bit_of);
 			if (count[0] + count[1] > BL_RT_MAX_ACL_RULES) {
-				diag(err, file, r->line, "rule \"%s\": the rules expand to more than %u "
+				diag(err, file, r->line,
+				     "rule \"%s\": the rules expand to more than %u "
 				     "ACL rules (every combination of prefixes, protocols, ports and "
-				     "VLANs is one; use a list)", r->name, BL_RT_MAX_ACL_RULES);
+				     "VLANs is one; use a list)",
+				     r->name, BL_RT_MAX_ACL_RULES);
 				rc = -E2BIG;
 				goto out_fail;
 			}
@@ -864,13 +889,15 @@ out_free:
 
 void bl_rt_summary(const struct bl_rt *rt, char *buf, size_t len)
 {
-	snprintf(buf, len, "%u rules (%u matched later by L7), %u lists, %lu entries "
+	snprintf(buf, len,
+		 "%u rules (%u matched later by L7), %u lists, %lu entries "
 		 "(%lu IPv4 + %lu IPv6 list prefixes in FIBs), %u + %u ACL rules in %u contexts, "
 		 "default %s, "
 		 "generation %u, built in %.1f ms, %.1f MiB",
 		 rt->nrules, rt->nl7, rt->nlists, rt->nentries, rt->nfib[0], rt->nfib[1],
-		 rt->nacl_rules[0], rt->nacl_rules[1], rt->nacl_ctx, bl_rt_action_name(rt->default_action),
-		 rt->gen, rt->build_ns / 1e6, rt->mem_bytes / 1048576.0);
+		 rt->nacl_rules[0], rt->nacl_rules[1], rt->nacl_ctx,
+		 bl_rt_action_name(rt->default_action), rt->gen, rt->build_ns / 1e6,
+		 rt->mem_bytes / 1048576.0);
 }
 
 const char *bl_rt_action_name(enum bl_rt_action a)

@@ -153,8 +153,8 @@ static bool classify_fam(const struct bl_rt *rt, unsigned fam, const uint8_t **d
 	return any;
 }
 
-void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q,
-			  unsigned n, struct bl_rt_result *res)
+void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q, unsigned n,
+			  struct bl_rt_result *res)
 {
 	struct bl_rt_key4 k4[BL_RT_BURST];
 	struct bl_rt_key6 k6[BL_RT_BURST];

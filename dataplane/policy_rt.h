@@ -65,14 +65,14 @@
 #include "parse.h"
 #include "policy.h"
 
-#define BL_RT_MAX_RULES      65535u
-#define BL_RT_RULE_DEFAULT   0xffffu    /* rule index of the default action */
-#define BL_RT_RULE_NONE      0xffffu    /* no log rule */
-#define BL_RT_MAX_LISTS      32u        /* prefix lists used in address matches */
-#define BL_RT_MAX_ACL_RULES  (1u << 20) /* expanded ACL rules, both families */
-#define BL_RT_SLOTS          65536u     /* rule counter slots; slot 0 = default */
-#define BL_RT_BURST          64u        /* largest n of bl_rt_classify_burst */
-#define BL_RT_ACL_CTX        3u         /* ACL contexts per family (rule shapes) */
+#define BL_RT_MAX_RULES	    65535u
+#define BL_RT_RULE_DEFAULT  0xffffu    /* rule index of the default action */
+#define BL_RT_RULE_NONE	    0xffffu    /* no log rule */
+#define BL_RT_MAX_LISTS	    32u	       /* prefix lists used in address matches */
+#define BL_RT_MAX_ACL_RULES (1u << 20) /* expanded ACL rules, both families */
+#define BL_RT_SLOTS	    65536u     /* rule counter slots; slot 0 = default */
+#define BL_RT_BURST	    64u	       /* largest n of bl_rt_classify_burst */
+#define BL_RT_ACL_CTX	    3u	       /* ACL contexts per family (rule shapes) */
 
 /* What the policy decided for a flow; stored in bl_flow_entry.verdict. */
 enum bl_rt_action {
@@ -88,14 +88,14 @@ enum bl_rt_action {
 /* A compiled rule. Its name is its identity across generations. */
 struct bl_rt_rule {
 	char name[BL_POLICY_MAX_NAME + 1];
-	uint32_t slot;      /* counter slot (stable per name), see bl_rt_slots */
-	uint32_t line;      /* in the policy text */
-	uint8_t action;     /* enum bl_rt_action; BL_RT_NONE for `log` rules */
-	bool log;           /* a `log` rule: records and goes on */
-	bool l7;            /* matches on domains/patterns: not matched yet */
+	uint32_t slot;		     /* counter slot (stable per name), see bl_rt_slots */
+	uint32_t line;		     /* in the policy text */
+	uint8_t action;		     /* enum bl_rt_action; BL_RT_NONE for `log` rules */
+	bool log;		     /* a `log` rule: records and goes on */
+	bool l7;		     /* matches on domains/patterns: not matched yet */
 	struct bl_policy_action act; /* parameters (quota.timezone points into tz) */
 	char tz[64];
-	void *meter;        /* actions module state for rate-limit/quota, or NULL */
+	void *meter; /* actions module state for rate-limit/quota, or NULL */
 };
 
 struct rte_acl_ctx;
@@ -112,18 +112,18 @@ struct bl_rt_meter_ops {
 
 /* The immutable runtime object. Nothing in it changes once published. */
 struct bl_rt {
-	uint32_t gen;              /* generation, > 0, increasing */
-	uint8_t default_action;    /* enum bl_rt_action */
-	bool has_policy;           /* false: built from `default_ip` only */
-	uint32_t ncat;             /* ACL categories classified: 1, or 4 with log rules */
+	uint32_t gen;		/* generation, > 0, increasing */
+	uint8_t default_action; /* enum bl_rt_action */
+	bool has_policy;	/* false: built from `default_ip` only */
+	uint32_t ncat;		/* ACL categories classified: 1, or 4 with log rules */
 	uint32_t nrules;
 	struct bl_rt_rule *rules;
 	/* [0] IPv4, [1] IPv6; per rule shape (policy_rt_int.h); NULL: no rule */
 	struct rte_acl_ctx *acl[2][BL_RT_ACL_CTX];
-	struct rte_fib *fib4;        /* NULL: no IPv4 list prefix */
+	struct rte_fib *fib4; /* NULL: no IPv4 list prefix */
 	struct rte_fib6 *fib6;
 	uint32_t nsets[2];
-	uint32_t *sets[2];           /* list-set id -> bitmap of lists, per family */
+	uint32_t *sets[2]; /* list-set id -> bitmap of lists, per family */
 	/* what `brightline check` reports */
 	uint32_t nlists, nacl_rules[2], nl7, nacl_ctx;
 	uint64_t nentries, nfib[2];
@@ -174,11 +174,11 @@ struct rte_rcu_qsbr;
 
 /* The published pointer, its RCU variable, the generation counter. */
 struct bl_rt_pub {
-	struct bl_rt *cur;          /* read by workers with acquire */
-	struct rte_rcu_qsbr *qsv;   /* one thread id per worker */
+	struct bl_rt *cur;	  /* read by workers with acquire */
+	struct rte_rcu_qsbr *qsv; /* one thread id per worker */
 	uint32_t max_threads;
 	uint32_t next_gen;
-	uint64_t freed;             /* objects freed after their grace period */
+	uint64_t freed; /* objects freed after their grace period */
 	struct bl_rt_slots *slots;
 };
 
@@ -193,7 +193,7 @@ int bl_rt_pub_init(struct bl_rt_pub *pub, uint32_t max_threads);
 struct bl_rt_pub_times {
 	double store_us; /* the pointer store: what workers see */
 	double grace_us; /* waiting for every worker's quiescent report */
-	double free_us;  /* freeing the old object */
+	double free_us;	 /* freeing the old object */
 };
 
 /* `times` (may be NULL) receives the duration of each step. */
@@ -207,18 +207,18 @@ void bl_rt_pub_fini(struct bl_rt_pub *pub);
 /* One packet to classify: its IP layer, outer VLAN, how it travels. */
 struct bl_rt_query {
 	const struct bl_l3 *l3;
-	uint16_t vlan;      /* outer VLAN id; BL_RT_NO_VLAN when untagged */
-	uint8_t inbound;    /* 1: arrived on the outside port */
-	uint8_t swap;       /* judge as the reverse packet (flow's initiator) */
+	uint16_t vlan;	 /* outer VLAN id; BL_RT_NO_VLAN when untagged */
+	uint8_t inbound; /* 1: arrived on the outside port */
+	uint8_t swap;	 /* judge as the reverse packet (flow's initiator) */
 };
 
 #define BL_RT_NO_VLAN 0x1000u
 
 /* The decision for one packet. */
 struct bl_rt_result {
-	uint8_t action;     /* enum bl_rt_action */
-	uint16_t rule;      /* index into rt->rules, or BL_RT_RULE_DEFAULT */
-	uint16_t log_rule;  /* first `log` rule met before `rule`, or BL_RT_RULE_NONE */
+	uint8_t action;	   /* enum bl_rt_action */
+	uint16_t rule;	   /* index into rt->rules, or BL_RT_RULE_DEFAULT */
+	uint16_t log_rule; /* first `log` rule met before `rule`, or BL_RT_RULE_NONE */
 	uint32_t gen;
 };
 
@@ -227,8 +227,8 @@ struct bl_rt_result {
  * family when lists exist, then one rte_acl_classify per family. No
  * allocation, no lock.
  */
-void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q,
-			  unsigned n, struct bl_rt_result *res);
+void bl_rt_classify_burst(const struct bl_rt *rt, const struct bl_rt_query *q, unsigned n,
+			  struct bl_rt_result *res);
 
 /* Counter slot of a result's rule (0 for the default). */
 static inline uint32_t bl_rt_result_slot(const struct bl_rt *rt, uint16_t rule)

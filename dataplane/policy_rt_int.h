@@ -11,19 +11,19 @@
 #include <stdint.h>
 
 /* The flags byte (BITMASK): how the packet travels, whether it has ports. */
-#define BL_RT_F_INBOUND  0x1
+#define BL_RT_F_INBOUND	 0x1
 #define BL_RT_F_OUTBOUND 0x2
-#define BL_RT_F_PORTS    0x4
+#define BL_RT_F_PORTS	 0x4
 
 /* IPv4 key, 28 bytes. */
 struct bl_rt_key4 {
-	uint8_t lead;          /* 0 */
+	uint8_t lead; /* 0 */
 	uint8_t pad[3];
 	uint32_t src, dst;
 	uint16_t sport, dport;
 	uint16_t vlan;
 	uint8_t flags, proto;
-	uint32_t srcl, dstl;   /* list bitmaps */
+	uint32_t srcl, dstl; /* list bitmaps */
 };
 
 /* IPv6 key, 52 bytes. */
@@ -74,19 +74,41 @@ struct bl_rt_layout {
 };
 
 static const struct bl_rt_layout bl_rt_layout4 = {
-	BL_RT_ACL4_FIELDS, 1,
-	__builtin_offsetof(struct bl_rt_key4, src), __builtin_offsetof(struct bl_rt_key4, dst),
-	__builtin_offsetof(struct bl_rt_key4, sport), __builtin_offsetof(struct bl_rt_key4, vlan),
+	BL_RT_ACL4_FIELDS,
+	1,
+	__builtin_offsetof(struct bl_rt_key4, src),
+	__builtin_offsetof(struct bl_rt_key4, dst),
+	__builtin_offsetof(struct bl_rt_key4, sport),
+	__builtin_offsetof(struct bl_rt_key4, vlan),
 	__builtin_offsetof(struct bl_rt_key4, srcl),
-	1, 2, 3, 4, 5, 6, 7, 8, 9,
+	1,
+	2,
+	3,
+	4,
+	5,
+	6,
+	7,
+	8,
+	9,
 };
 
 static const struct bl_rt_layout bl_rt_layout6 = {
-	BL_RT_ACL6_FIELDS, 4,
-	__builtin_offsetof(struct bl_rt_key6, src), __builtin_offsetof(struct bl_rt_key6, dst),
-	__builtin_offsetof(struct bl_rt_key6, sport), __builtin_offsetof(struct bl_rt_key6, vlan),
+	BL_RT_ACL6_FIELDS,
+	4,
+	__builtin_offsetof(struct bl_rt_key6, src),
+	__builtin_offsetof(struct bl_rt_key6, dst),
+	__builtin_offsetof(struct bl_rt_key6, sport),
+	__builtin_offsetof(struct bl_rt_key6, vlan),
 	__builtin_offsetof(struct bl_rt_key6, srcl),
-	1, 5, 9, 10, 11, 12, 13, 14, 15,
+	1,
+	5,
+	9,
+	10,
+	11,
+	12,
+	13,
+	14,
+	15,
 };
 
 #endif /* BL_POLICY_RT_INT_H */

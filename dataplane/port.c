@@ -23,8 +23,8 @@ bool bl_port_devname(const char *dev, char *name, size_t len)
  * RSS over `nq` queues with the symmetric key, asking only for the hash
  * types the device reports. Returns false when the device has no RSS.
  */
-static bool rss_conf(const struct rte_eth_dev_info *info, unsigned nq,
-		     struct rte_eth_conf *conf, uint8_t *key)
+static bool rss_conf(const struct rte_eth_dev_info *info, unsigned nq, struct rte_eth_conf *conf,
+		     uint8_t *key)
 {
 	uint64_t want = RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP;
 	uint64_t hf = info->flow_type_rss_offloads & want;
@@ -41,8 +41,8 @@ static bool rss_conf(const struct rte_eth_dev_info *info, unsigned nq,
 	return true;
 }
 
-int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *want,
-		 char *err, size_t errlen)
+int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *want, char *err,
+		 size_t errlen)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
@@ -54,13 +54,16 @@ int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *
 	memset(p, 0, sizeof(*p));
 	bl_port_devname(dev, p->name, sizeof(p->name));
 	if (rte_eth_dev_get_port_by_name(p->name, &p->id) != 0) {
-		snprintf(err, errlen, "port \"%s\": no such device (is it bound to a DPDK driver, "
-			 "or spelt as a vdev like net_pcap0,rx_pcap=FILE?)", p->name);
+		snprintf(err, errlen,
+			 "port \"%s\": no such device (is it bound to a DPDK driver, "
+			 "or spelt as a vdev like net_pcap0,rx_pcap=FILE?)",
+			 p->name);
 		return -ENODEV;
 	}
 	rc = rte_eth_dev_info_get(p->id, &info);
 	if (rc) {
-		snprintf(err, errlen, "port \"%s\": cannot read device info: %s", p->name, strerror(-rc));
+		snprintf(err, errlen, "port \"%s\": cannot read device info: %s", p->name,
+			 strerror(-rc));
 		return rc;
 	}
 	memset(&conf, 0, sizeof(conf));
@@ -73,8 +76,8 @@ int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *
 		p->n_rxq = 1; /* one queue, software distribution */
 	conf.rxmode.mtu = want->mtu;
 	if (want->mtu > info.max_mtu) {
-		snprintf(err, errlen, "port \"%s\": mtu %u above the device's maximum %u",
-			 p->name, want->mtu, info.max_mtu);
+		snprintf(err, errlen, "port \"%s\": mtu %u above the device's maximum %u", p->name,
+			 want->mtu, info.max_mtu);
 		return -EINVAL;
 	}
 	/* Jumbo frames: chain mbufs when a frame outgrows one. */
@@ -94,14 +97,16 @@ int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *
 	for (uint16_t q = 0; q < p->n_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(p->id, q, rxd, socket, NULL, want->pool);
 		if (rc) {
-			snprintf(err, errlen, "port \"%s\": rx queue %u: %s", p->name, q, strerror(-rc));
+			snprintf(err, errlen, "port \"%s\": rx queue %u: %s", p->name, q,
+				 strerror(-rc));
 			return rc;
 		}
 	}
 	for (uint16_t q = 0; q < p->n_txq; q++) {
 		rc = rte_eth_tx_queue_setup(p->id, q, txd, socket, NULL);
 		if (rc) {
-			snprintf(err, errlen, "port \"%s\": tx queue %u: %s", p->name, q, strerror(-rc));
+			snprintf(err, errlen, "port \"%s\": tx queue %u: %s", p->name, q,
+				 strerror(-rc));
 			return rc;
 		}
 	}

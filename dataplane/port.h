@@ -15,16 +15,16 @@ struct rte_mempool;
 struct bl_port_stats;
 
 struct bl_port {
-	char name[64];        /* ethdev name: "net_pcap0", "0000:01:00.0" */
+	char name[64]; /* ethdev name: "net_pcap0", "0000:01:00.0" */
 	uint16_t id;
 	uint16_t n_rxq, n_txq;
-	bool rss;             /* RSS with the symmetric key over n_rxq queues */
+	bool rss; /* RSS with the symmetric key over n_rxq queues */
 	bool started;
 };
 
 /* What bl_port_open asks of the device. */
 struct bl_port_want {
-	unsigned queues;      /* queues wished for (one per worker) */
+	unsigned queues; /* queues wished for (one per worker) */
 	unsigned mtu;
 	unsigned rx_desc, tx_desc;
 	struct rte_mempool *pool;
@@ -40,8 +40,8 @@ bool bl_port_devname(const char *dev, char *name, size_t len);
  * Find, configure and start the port named in `dev`. On error returns
  * -errno with one line in `err`.
  */
-int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *want,
-		 char *err, size_t errlen);
+int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *want, char *err,
+		 size_t errlen);
 
 /* Stop and close (flushes pcap output). Accepts a port never opened. */
 void bl_port_close(struct bl_port *p);

@@ -16,19 +16,19 @@
 
 #include "reject.h"
 
-#define REPLY_TTL      64
-#define ICMP4_MAX_IP   576  /* RFC 1812 4.3.2.3 */
-#define ICMP6_MAX_IP   1280 /* RFC 4443 2.4 (c): the IPv6 minimum MTU */
-#define ICMP_HDR_LEN   8
-#define TCP_HDR_LEN    20
+#define REPLY_TTL    64
+#define ICMP4_MAX_IP 576  /* RFC 1812 4.3.2.3 */
+#define ICMP6_MAX_IP 1280 /* RFC 4443 2.4 (c): the IPv6 minimum MTU */
+#define ICMP_HDR_LEN 8
+#define TCP_HDR_LEN  20
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-void bl_reject_init(struct bl_reject *r, struct rte_mempool *pool,
-		    uint32_t rate_pps, uint32_t burst, uint64_t tsc_hz)
+void bl_reject_init(struct bl_reject *r, struct rte_mempool *pool, uint32_t rate_pps,
+		    uint32_t burst, uint64_t tsc_hz)
 {
 	memset(r, 0, sizeof(*r));
 	r->pool = pool;
@@ -70,8 +70,8 @@ static bool dst_is_group(const struct bl_l3 *l3, const uint8_t *frame)
 	if (frame[0] & 1) /* I/G bit of the destination MAC */
 		return true;
 	if (l3->family == 4)
-		return l3->dst[0] >= 224 || (l3->dst[0] == 0 && l3->dst[1] == 0 &&
-					     l3->dst[2] == 0 && l3->dst[3] == 0);
+		return l3->dst[0] >= 224 ||
+		       (l3->dst[0] == 0 && l3->dst[1] == 0 && l3->dst[2] == 0 && l3->dst[3] == 0);
 	return l3->dst[0] == 0xff;
 }
 
@@ -155,8 +155,8 @@ static bool token(struct bl_reject *r, uint64_t now)
 }
 
 /* A fresh mbuf of `len` bytes, or NULL (counted). */
-static struct rte_mbuf *reply_alloc(struct bl_reject *r, const struct rte_mbuf *m,
-				    uint16_t len, uint8_t **data)
+static struct rte_mbuf *reply_alloc(struct bl_reject *r, const struct rte_mbuf *m, uint16_t len,
+				    uint8_t **data)
 {
 	struct rte_mbuf *o = rte_pktmbuf_alloc(r->pool);
 
@@ -192,7 +192,8 @@ static struct rte_mbuf *build_rst(struct bl_reject *r, const struct rte_mbuf *m,
 				  uint64_t now)
 {
 	const struct bl_l3 *l3 = &p->l3[0];
-	unsigned iplen = l3->family == 4 ? sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr);
+	unsigned iplen =
+		l3->family == 4 ? sizeof(struct rte_ipv4_hdr) : sizeof(struct rte_ipv6_hdr);
 	uint16_t len = p->l2_len + iplen + TCP_HDR_LEN;
 	struct rte_tcp_hdr *th;
 	struct rte_mbuf *o;
@@ -220,7 +221,8 @@ static struct rte_mbuf *build_rst(struct bl_reject *r, const struct rte_mbuf *m,
 		th->sent_seq = rte_cpu_to_be_32(sg->ack);
 		th->tcp_flags = TCP_RST;
 	} else {
-		uint32_t ack = sg->seq + sg->len + !!(sg->flags & TCP_SYN) + !!(sg->flags & TCP_FIN);
+		uint32_t ack =
+			sg->seq + sg->len + !!(sg->flags & TCP_SYN) + !!(sg->flags & TCP_FIN);
 
 		th->recv_ack = rte_cpu_to_be_32(ack);
 		th->tcp_flags = TCP_RST | TCP_ACK;
@@ -305,9 +307,9 @@ static enum bl_reject_skip refuse(const struct rte_mbuf *m, const struct bl_pkt 
 	return BL_REJECT_SKIP_MAX;
 }
 
-unsigned bl_reject_build(struct bl_reject *r, const struct rte_mbuf *m,
-			 const struct bl_pkt *p, bool established, uint64_t now,
-			 struct rte_mbuf *out[2], enum bl_reject_out dir[2])
+unsigned bl_reject_build(struct bl_reject *r, const struct rte_mbuf *m, const struct bl_pkt *p,
+			 bool established, uint64_t now, struct rte_mbuf *out[2],
+			 enum bl_reject_out dir[2])
 {
 	enum bl_reject_skip why = refuse(m, p);
 	const struct bl_l3 *l3 = &p->l3[0];

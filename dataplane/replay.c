@@ -100,30 +100,28 @@ static int replay_eal(struct bl_config *c)
 
 int bl_cmd_replay(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "file-prefix", required_argument, NULL, 'p' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "mtu", required_argument, NULL, 'M' },
-		{ "mempool", required_argument, NULL, 'P' },
-		{ "default-ip", required_argument, NULL, 'D' },
-		{ "policy", required_argument, NULL, 'Y' },
-		{ "out", required_argument, NULL, 'O' },
-		{ "verdicts", required_argument, NULL, 'V' },
-		{ "stats-json", required_argument, NULL, 'j' },
-		{ "eve", required_argument, NULL, 'E' },
-		{ "stage-timing", no_argument, NULL, 'T' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	static const struct option longopts[] = { { "config", required_argument, NULL, 'c' },
+						  { "file-prefix", required_argument, NULL, 'p' },
+						  { "workers", required_argument, NULL, 'w' },
+						  { "mtu", required_argument, NULL, 'M' },
+						  { "mempool", required_argument, NULL, 'P' },
+						  { "default-ip", required_argument, NULL, 'D' },
+						  { "policy", required_argument, NULL, 'Y' },
+						  { "out", required_argument, NULL, 'O' },
+						  { "verdicts", required_argument, NULL, 'V' },
+						  { "stats-json", required_argument, NULL, 'j' },
+						  { "eve", required_argument, NULL, 'E' },
+						  { "stage-timing", no_argument, NULL, 'T' },
+						  { "help", no_argument, NULL, 'h' },
+						  { 0 } };
 	struct bl_config cfg;
 	struct bl_daemon d;
 	struct bl_daemon_opts opts = { .events = true, .events_lossless = true };
 	struct bl_stats_snapshot snap;
 	struct bl_stats_totals tot;
 	const char *out = NULL, *verdicts = NULL, *stats_json = NULL, *in;
-	char err[1024], tmpdir[] = "/tmp/brightline-replay.XXXXXX", empty[PATH_MAX],
-	     sink[PATH_MAX], outpath[PATH_MAX];
+	char err[1024], tmpdir[] = "/tmp/brightline-replay.XXXXXX", empty[PATH_MAX], sink[PATH_MAX],
+			outpath[PATH_MAX];
 	struct timespec tick = { 0, 2 * 1000 * 1000 }, t_last, now;
 	uint64_t seen, last = 0;
 	long expected;
@@ -148,25 +146,16 @@ int bl_cmd_replay(int argc, char **argv)
 		if (r)
 			continue;
 		switch (opt) {
-		case 'c':
-			break;
-		case 'O':
-			out = optarg;
-			break;
-		case 'V':
-			verdicts = optarg;
-			break;
-		case 'j':
-			stats_json = optarg;
-			break;
+		case 'c': break;
+		case 'O': out = optarg; break;
+		case 'V': verdicts = optarg; break;
+		case 'j': stats_json = optarg; break;
 		case 'E':
 			/* the EVE log of the replayed decisions; written by this
 			 * thread, after the verdict collector, as events arrive */
 			opts.eve = optarg;
 			break;
-		case 'T':
-			opts.stage_timing = true;
-			break;
+		case 'T': opts.stage_timing = true; break;
 		case 'h':
 			usage(stdout);
 			ret = 0;
@@ -203,11 +192,13 @@ int bl_cmd_replay(int argc, char **argv)
 		fprintf(stderr, "brightline replay: file names too long\n");
 		goto out_tmp;
 	}
-	snprintf(cfg.inside, sizeof(cfg.inside), "net_pcap0,rx_pcap=%.400s,tx_pcap=%.400s", in, sink);
+	snprintf(cfg.inside, sizeof(cfg.inside), "net_pcap0,rx_pcap=%.400s,tx_pcap=%.400s", in,
+		 sink);
 	snprintf(cfg.outside, sizeof(cfg.outside), "net_pcap1,rx_pcap=%.400s,tx_pcap=%.400s", empty,
 		 out ? out : outpath);
 	if (!prefix_given)
-		snprintf(cfg.file_prefix, sizeof(cfg.file_prefix), "brightline-replay-%d", getpid());
+		snprintf(cfg.file_prefix, sizeof(cfg.file_prefix), "brightline-replay-%d",
+			 getpid());
 	if (replay_eal(&cfg)) {
 		fprintf(stderr, "brightline replay: too many EAL arguments\n");
 		goto out_tmp;

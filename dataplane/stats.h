@@ -27,43 +27,43 @@
  * its own counters and reported with the prefix "frag_".
  */
 enum bl_drop {
-	BL_DROP_HDR_SPLIT = BL_PARSE_OUTCOME_MAX, /* headers straddle mbuf segments */
-	BL_DROP_NONIP,                 /* + enum bl_nonip: configured drop */
+	BL_DROP_HDR_SPLIT = BL_PARSE_OUTCOME_MAX,	     /* headers straddle mbuf segments */
+	BL_DROP_NONIP,					     /* + enum bl_nonip: configured drop */
 	BL_DROP_HANDOFF_FULL = BL_DROP_NONIP + BL_NONIP_MAX, /* handoff ring full */
-	BL_DROP_TX_FULL,               /* TX queue still full after retries */
-	BL_DROP_VERDICT,               /* followed a dropped verdict (later fragment, ICMP error) */
-	BL_DROP_FLOW_MIDSTREAM,        /* TCP without SYN, midstream: drop */
-	BL_DROP_FLOW_FULL,             /* flow table full, no room made */
-	BL_DROP_FRAG_TINY_FIRST,       /* first fragment too short for L4 */
-	BL_DROP_FRAG_TCP_OFFSET1,      /* TCP fragment at offset 8 bytes */
-	BL_DROP_FRAG_RELEASED_DROP,    /* held fragment released by a dropped first */
-	BL_DROP_POLICY,                /* policy: drop (a rule or the default) */
-	BL_DROP_REJECT,                /* policy: reject (replies generated apart) */
-	BL_DROP_RATELIMIT,             /* policy: rate-limit, over the rate */
-	BL_DROP_QUOTA,                 /* policy: quota used up (then drop/reject/rate) */
+	BL_DROP_TX_FULL,				     /* TX queue still full after retries */
+	BL_DROP_VERDICT,	    /* followed a dropped verdict (later fragment, ICMP error) */
+	BL_DROP_FLOW_MIDSTREAM,	    /* TCP without SYN, midstream: drop */
+	BL_DROP_FLOW_FULL,	    /* flow table full, no room made */
+	BL_DROP_FRAG_TINY_FIRST,    /* first fragment too short for L4 */
+	BL_DROP_FRAG_TCP_OFFSET1,   /* TCP fragment at offset 8 bytes */
+	BL_DROP_FRAG_RELEASED_DROP, /* held fragment released by a dropped first */
+	BL_DROP_POLICY,		    /* policy: drop (a rule or the default) */
+	BL_DROP_REJECT,		    /* policy: reject (replies generated apart) */
+	BL_DROP_RATELIMIT,	    /* policy: rate-limit, over the rate */
+	BL_DROP_QUOTA,		    /* policy: quota used up (then drop/reject/rate) */
 	BL_DROP_MAX
 };
 
 /* Stages timed with --stage-timing (TSC cycles per packet). */
 enum bl_stage {
-	BL_STAGE_PARSE = 0,   /* rx burst, parse */
-	BL_STAGE_DIST,        /* symmetric hash, handoff enqueue/dequeue */
-	BL_STAGE_FLOW,        /* fragment check, flow lookup/update, verdict */
-	BL_STAGE_TX,          /* tx burst and retries */
+	BL_STAGE_PARSE = 0, /* rx burst, parse */
+	BL_STAGE_DIST,	    /* symmetric hash, handoff enqueue/dequeue */
+	BL_STAGE_FLOW,	    /* fragment check, flow lookup/update, verdict */
+	BL_STAGE_TX,	    /* tx burst and retries */
 	BL_STAGE_MAX
 };
 
 /* Counters of one worker; only that worker writes them. */
 struct bl_worker_stats {
-	uint64_t rx;            /* received from a port by this worker */
-	uint64_t tx;            /* accepted by rte_eth_tx_burst */
-	uint64_t handoff_out;   /* enqueued to another worker */
-	uint64_t handoff_in;    /* dequeued from another worker */
+	uint64_t rx;	      /* received from a port by this worker */
+	uint64_t tx;	      /* accepted by rte_eth_tx_burst */
+	uint64_t handoff_out; /* enqueued to another worker */
+	uint64_t handoff_in;  /* dequeued from another worker */
 	uint64_t nonip_pass[BL_NONIP_MAX];
-	uint64_t untracked_pass;/* passed without a flow entry (stateless/midstream pass) */
-	uint64_t frag_followed; /* later fragments that followed their first */
-	uint64_t frag_released; /* held fragments released by their first */
-	uint64_t events_lost;   /* verdict events that found the ring full */
+	uint64_t untracked_pass; /* passed without a flow entry (stateless/midstream pass) */
+	uint64_t frag_followed;	 /* later fragments that followed their first */
+	uint64_t frag_released;	 /* held fragments released by their first */
+	uint64_t events_lost;	 /* verdict events that found the ring full */
 	uint64_t drop[BL_DROP_MAX];
 	uint64_t stage_cycles[BL_STAGE_MAX];
 	uint64_t stage_pkts[BL_STAGE_MAX];
@@ -100,11 +100,11 @@ struct bl_stats_snapshot {
 	struct bl_reject_stats rej[BL_CONFIG_MAX_WORKERS];  /* generated replies */
 	struct bl_meter_stats meter[BL_CONFIG_MAX_WORKERS]; /* rate-limit and quota outcomes */
 	struct bl_port_stats port[2];
-	uint64_t in_rings;      /* packets sitting in handoff rings */
-	uint64_t generated;     /* packets the box made itself (none yet) */
+	uint64_t in_rings;	     /* packets sitting in handoff rings */
+	uint64_t generated;	     /* packets the box made itself (none yet) */
 	struct bl_stats_rule *rules; /* malloc'd: bl_stats_snapshot_release() */
 	uint32_t n_rules;
-	uint32_t policy_gen;    /* generation of the published policy */
+	uint32_t policy_gen; /* generation of the published policy */
 	/* the EVE log (eventlog.h): lines written, suppressed by the per-rule
 	 * rate, failed writes; lost = sum of the workers' events_lost */
 	uint64_t events_written, events_suppressed, event_write_errors;
@@ -118,7 +118,7 @@ struct bl_stats_totals {
 	uint64_t rx, tx, dropped, held, in_rings;
 	uint64_t drop[BL_DROP_MAX];
 	uint64_t frag_drop[BL_FRAG_TABLE_DROPS];
-	bool balanced;          /* rx == tx + dropped + held + in_rings */
+	bool balanced; /* rx == tx + dropped + held + in_rings */
 };
 
 /* Sum the workers of `s` into `t` and check the invariant. */

@@ -206,7 +206,8 @@ static int cb_drops(const char *cmd __rte_unused, const char *params __rte_unuse
 	for (unsigned r = 1; r < BL_DROP_MAX; r++)
 		add_u64(d, bl_drop_name(r), t.drop[r]);
 	for (unsigned i = 0; i < BL_FRAG_TABLE_DROPS; i++) {
-		snprintf(name, sizeof(name), "frag_%s", bl_frag_counter_names[bl_frag_table_drop_idx[i]]);
+		snprintf(name, sizeof(name), "frag_%s",
+			 bl_frag_counter_names[bl_frag_table_drop_idx[i]]);
 		add_u64(d, name, t.frag_drop[i]);
 	}
 	put(s);
@@ -308,12 +309,17 @@ static int register_cmds(void)
 		telemetry_cb fn;
 		const char *help;
 	} cmds[] = {
-		{ "/brightline/stats", cb_stats, "Totals: rx, tx, dropped, held, flows, events. No parameters." },
-		{ "/brightline/ports", cb_ports, "Port counters. Parameters: none, or inside|outside." },
-		{ "/brightline/workers", cb_workers, "Worker counters. Parameters: none, or a worker id." },
+		{ "/brightline/stats", cb_stats,
+		  "Totals: rx, tx, dropped, held, flows, events. No parameters." },
+		{ "/brightline/ports", cb_ports,
+		  "Port counters. Parameters: none, or inside|outside." },
+		{ "/brightline/workers", cb_workers,
+		  "Worker counters. Parameters: none, or a worker id." },
 		{ "/brightline/drops", cb_drops, "Packets dropped per reason. No parameters." },
-		{ "/brightline/rules", cb_rules, "Packets per rule (first 256). Parameters: none, or a rule name." },
-		{ "/brightline/policy", cb_policy, "The published policy: generation, sha256, size. No parameters." },
+		{ "/brightline/rules", cb_rules,
+		  "Packets per rule (first 256). Parameters: none, or a rule name." },
+		{ "/brightline/policy", cb_policy,
+		  "The published policy: generation, sha256, size. No parameters." },
 	};
 
 	if (registered)

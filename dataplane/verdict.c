@@ -6,17 +6,16 @@
 #include "worker.h"
 
 /* A metered rule: charge the packet, turn the meter's answer into a fate. */
-static enum bl_verdict meter(struct bl_worker *w, const struct bl_rt_rule *r,
-			     struct rte_mbuf *m, const struct bl_flow_entry *e, uint64_t now,
-			     unsigned *reason)
+static enum bl_verdict meter(struct bl_worker *w, const struct bl_rt_rule *r, struct rte_mbuf *m,
+			     const struct bl_flow_entry *e, uint64_t now, unsigned *reason)
 {
 	bool inbound = m->port == w->port[1];
 	enum bl_meter_verdict mv;
 
 	if (!r->meter)
 		return BL_VERDICT_PASS; /* no meter table (never in the daemon) */
-	mv = bl_meter_charge(r->meter, rte_mbuf_to_priv(m), inbound, rte_pktmbuf_pkt_len(m),
-			     now, &w->meter_stats);
+	mv = bl_meter_charge(r->meter, rte_mbuf_to_priv(m), inbound, rte_pktmbuf_pkt_len(m), now,
+			     &w->meter_stats);
 	if (mv == BL_METER_PASS)
 		return BL_VERDICT_PASS;
 	if (mv == BL_METER_REJECT)
@@ -25,27 +24,23 @@ static enum bl_verdict meter(struct bl_worker *w, const struct bl_rt_rule *r,
 	return BL_VERDICT_DROP;
 }
 
-enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt,
-			       struct rte_mbuf *m, const struct bl_flow_entry *e,
-			       uint8_t action, uint16_t rule, uint64_t now, unsigned *reason)
+enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
+			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
+			       uint64_t now, unsigned *reason)
 {
 	struct bl_rule_ctr *c = &w->seam.ctr[bl_rt_result_slot(rt, rule)];
 
 	c->packets++;
 	c->bytes += rte_pktmbuf_pkt_len(m);
 	switch (action) {
-	case BL_RT_ALLOW:
-		return BL_VERDICT_PASS;
+	case BL_RT_ALLOW: return BL_VERDICT_PASS;
 	case BL_RT_REJECT:
 		bl_worker_reject(w, m, e, now);
 		*reason = BL_DROP_REJECT;
 		return BL_VERDICT_DROP;
 	case BL_RT_RATE_LIMIT:
-	case BL_RT_QUOTA:
-		return meter(w, &rt->rules[rule], m, e, now, reason);
-	default:
-		*reason = BL_DROP_POLICY;
-		return BL_VERDICT_DROP;
+	case BL_RT_QUOTA: return meter(w, &rt->rules[rule], m, e, now, reason);
+	default: *reason = BL_DROP_POLICY; return BL_VERDICT_DROP;
 	}
 }
 

@@ -41,9 +41,9 @@ struct rte_rcu_qsbr;
 
 /* The worker's view of the policy; set up by the control side. */
 struct bl_verdict_seam {
-	struct bl_rt **rt;         /* &bl_rt_pub.cur: load with acquire, once per burst */
-	struct rte_rcu_qsbr *qsv;  /* report quiescence here, thread id = worker id */
-	struct bl_rule_ctr *ctr;   /* BL_RT_SLOTS counters of this worker */
+	struct bl_rt **rt;	  /* &bl_rt_pub.cur: load with acquire, once per burst */
+	struct rte_rcu_qsbr *qsv; /* report quiescence here, thread id = worker id */
+	struct bl_rule_ctr *ctr;  /* BL_RT_SLOTS counters of this worker */
 };
 
 struct bl_worker;
@@ -54,9 +54,9 @@ struct rte_mbuf;
  * (NULL when untracked): count it to the rule, charge meters, build reject
  * replies. Returns PASS or DROP; on DROP *reason is the drop reason.
  */
-enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt,
-			       struct rte_mbuf *m, const struct bl_flow_entry *e,
-			       uint8_t action, uint16_t rule, uint64_t now, unsigned *reason);
+enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
+			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
+			       uint64_t now, unsigned *reason);
 
 /* What an ICMP error that quotes a flow does when that flow was judged
  * `action`: the flow's fate (errors are never rejected nor metered). */

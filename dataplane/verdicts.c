@@ -21,16 +21,16 @@ struct vkey {
 
 struct vrec {
 	struct vkey k;
-	struct bl_event first;   /* orientation, worker, verdict, reason */
+	struct bl_event first; /* orientation, worker, verdict, reason */
 	uint64_t packets, passed, dropped;
-	bool worker_mismatch;    /* an event came from another worker */
-	uint32_t log_slot;       /* first `log` rule recorded for the flow */
+	bool worker_mismatch; /* an event came from another worker */
+	uint32_t log_slot;    /* first `log` rule recorded for the flow */
 };
 
 struct bl_verdicts {
-	struct vrec *recs;       /* in first-seen order */
+	struct vrec *recs; /* in first-seen order */
 	uint32_t n, cap;
-	uint32_t *slots;         /* open addressing: index + 1, 0 = empty */
+	uint32_t *slots; /* open addressing: index + 1, 0 = empty */
 	uint32_t nslots;
 };
 
@@ -211,14 +211,16 @@ int bl_verdicts_write(const struct bl_verdicts *v, const struct bl_rt_slots *slo
 		json_object_set_new(o, "worker", json_integer(r->first.worker));
 		json_object_set_new(o, "verdict", json_string(bl_verdict_name(r->first.verdict)));
 		json_object_set_new(o, "reason", json_string(reason_name(r->first.reason)));
-		if (r->first.rule_slot != BL_EV_NO_RULE && bl_rt_slot_name(slots, r->first.rule_slot)) {
+		if (r->first.rule_slot != BL_EV_NO_RULE &&
+		    bl_rt_slot_name(slots, r->first.rule_slot)) {
 			/* the rule that decided the flow ("default": the default action) */
-			json_object_set_new(o, "rule",
-					    json_string(bl_rt_slot_name(slots, r->first.rule_slot)));
+			json_object_set_new(
+				o, "rule", json_string(bl_rt_slot_name(slots, r->first.rule_slot)));
 			json_object_set_new(o, "generation", json_integer(r->first.gen));
 		}
 		if (r->log_slot != BL_EV_NO_RULE && bl_rt_slot_name(slots, r->log_slot))
-			json_object_set_new(o, "log", json_string(bl_rt_slot_name(slots, r->log_slot)));
+			json_object_set_new(o, "log",
+					    json_string(bl_rt_slot_name(slots, r->log_slot)));
 		json_object_set_new(o, "packets", json_integer(r->packets));
 		json_object_set_new(o, "passed", json_integer(r->passed));
 		json_object_set_new(o, "dropped", json_integer(r->dropped));

@@ -26,10 +26,9 @@
 /* 0x6d5a repeated: a Toeplitz key with a 16-bit period is symmetric for
  * swapping two fields whose offsets differ by a multiple of 16 bits. */
 const uint8_t bl_sym_rss_key[40] = {
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 };
 
 /* A whole number of cache lines, so packet data (after the headroom)
@@ -129,14 +128,14 @@ static void gen_flush(struct bl_worker *w, unsigned side)
 	w->gen_n[side] = 0;
 }
 
-void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m,
-		      const struct bl_flow_entry *e, uint64_t now)
+void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m, const struct bl_flow_entry *e,
+		      uint64_t now)
 {
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	unsigned side = side_of(w, m);
-	unsigned n = bl_reject_build(&w->rej, m, pkt_of(m),
-				     e && e->state == BL_FLOW_ESTABLISHED, now, out, dir);
+	unsigned n = bl_reject_build(&w->rej, m, pkt_of(m), e && e->state == BL_FLOW_ESTABLISHED,
+				     now, out, dir);
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned s = dir[i] == BL_REJECT_OUT_BACK ? side : side ^ 1;
@@ -185,10 +184,9 @@ static inline void drop(struct bl_worker *w, struct rte_mbuf *m, unsigned reason
  * lossless mode (replay) the worker waits for the main lcore to make room,
  * which it always does; otherwise a full ring loses the event, counted.
  */
-static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
-		       const void *key, enum bl_verdict v, unsigned reason, uint32_t gen,
-		       uint32_t rule_slot, uint32_t log_slot, uint8_t action, uint8_t flags,
-		       uint32_t len, uint64_t now)
+static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind, const void *key,
+		       enum bl_verdict v, unsigned reason, uint32_t gen, uint32_t rule_slot,
+		       uint32_t log_slot, uint8_t action, uint8_t flags, uint32_t len, uint64_t now)
 {
 	struct bl_event ev;
 
@@ -219,17 +217,18 @@ static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind
 }
 
 /* A per-packet event no policy rule decided (--verdicts only). */
-static inline void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind,
-			 const void *key, enum bl_verdict v, unsigned reason)
+static inline void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind, const void *key,
+			 enum bl_verdict v, unsigned reason)
 {
 	if (!w->events_all)
 		return;
-	event_full(w, p, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE, BL_RT_NONE, 0, 0, 0);
+	event_full(w, p, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE, BL_RT_NONE, 0, 0,
+		   0);
 }
 
 /* A frag key turned into the event's flow-key layout (ports 0). */
-static void frag_event(struct bl_worker *w, const struct bl_pkt *p,
-		       const struct bl_frag_key *fk, enum bl_verdict v, unsigned reason)
+static void frag_event(struct bl_worker *w, const struct bl_pkt *p, const struct bl_frag_key *fk,
+		       enum bl_verdict v, unsigned reason)
 {
 	struct bl_flow_key k;
 
@@ -260,12 +259,19 @@ static inline enum bl_nonip nonip_class(uint8_t l2class)
 static inline bool is_trunc(uint8_t outcome)
 {
 	switch (outcome) {
-	case BL_PARSE_TRUNC_L2: case BL_PARSE_TRUNC_VLAN: case BL_PARSE_TRUNC_MPLS:
-	case BL_PARSE_TRUNC_PPPOE: case BL_PARSE_TRUNC_IPV4: case BL_PARSE_TRUNC_IPV6:
-	case BL_PARSE_TRUNC_EXTHDR: case BL_PARSE_TRUNC_TCP: case BL_PARSE_TRUNC_UDP:
-	case BL_PARSE_TRUNC_ICMP: case BL_PARSE_TRUNC_SCTP: case BL_PARSE_TRUNC_GRE:
-	case BL_PARSE_TRUNC_VXLAN:
-		return true;
+	case BL_PARSE_TRUNC_L2:
+	case BL_PARSE_TRUNC_VLAN:
+	case BL_PARSE_TRUNC_MPLS:
+	case BL_PARSE_TRUNC_PPPOE:
+	case BL_PARSE_TRUNC_IPV4:
+	case BL_PARSE_TRUNC_IPV6:
+	case BL_PARSE_TRUNC_EXTHDR:
+	case BL_PARSE_TRUNC_TCP:
+	case BL_PARSE_TRUNC_UDP:
+	case BL_PARSE_TRUNC_ICMP:
+	case BL_PARSE_TRUNC_SCTP:
+	case BL_PARSE_TRUNC_GRE:
+	case BL_PARSE_TRUNC_VXLAN: return true;
 	}
 	return false;
 }
@@ -288,7 +294,8 @@ static bool parse_one(struct bl_worker *w, struct rte_mbuf *m)
 	bl_parse(rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
 		 rte_pktmbuf_pkt_len(m), BL_LINK_ETHER, p);
 	if (unlikely(p->outcome != BL_PARSE_OK)) {
-		unsigned r = (m->nb_segs > 1 && is_trunc(p->outcome)) ? BL_DROP_HDR_SPLIT : p->outcome;
+		unsigned r =
+			(m->nb_segs > 1 && is_trunc(p->outcome)) ? BL_DROP_HDR_SPLIT : p->outcome;
 
 		event(w, p, BL_EV_NOFLOW, NULL, BL_VERDICT_DROP, r);
 		drop(w, m, r);
@@ -309,8 +316,8 @@ static bool parse_one(struct bl_worker *w, struct rte_mbuf *m)
 }
 
 /* Release held fragments of a judged first fragment (key `fk`). */
-static void release(struct bl_worker *w, const struct bl_frag_key *fk,
-		    struct rte_mbuf **rel, int n, bool dropped)
+static void release(struct bl_worker *w, const struct bl_frag_key *fk, struct rte_mbuf **rel, int n,
+		    bool dropped)
 {
 	for (int i = 0; i < n; i++) {
 		frag_event(w, pkt_of(rel[i]), fk, dropped ? BL_VERDICT_DROP : BL_VERDICT_PASS,
@@ -383,8 +390,9 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 		}
 		/* the flow's first verdict under this generation: worth an EVE
 		 * record when it drops, rejects or met a `log` rule */
-		if (e && !quote && (action == BL_RT_DROP || action == BL_RT_REJECT ||
-				    r->log_rule != BL_RT_RULE_NONE))
+		if (e && !quote &&
+		    (action == BL_RT_DROP || action == BL_RT_REJECT ||
+		     r->log_rule != BL_RT_RULE_NONE))
 			ev_flags = BL_EV_F_DECISION | (bl_flow_dir(e, key) ? BL_EV_F_REPLY : 0) |
 				   (side_of(w, m) ? BL_EV_F_OUTSIDE : 0);
 	} else {
@@ -397,8 +405,9 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 	if (v == BL_VERDICT_DROP && !rt->has_policy)
 		*reason = BL_DROP_VERDICT;
 	rule_slot = bl_rt_result_slot(rt, rule);
-	ev_reason = !e ? BL_REASON_UNTRACKED : rule == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
-									  : BL_REASON_RULE;
+	ev_reason = !e				 ? BL_REASON_UNTRACKED
+		    : rule == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
+						 : BL_REASON_RULE;
 out_event:
 	/* live: a record per flow decision only; --verdicts: per packet */
 	if (w->events && (w->events_all || ev_flags))
@@ -409,8 +418,8 @@ out_event:
 
 /* Per-packet plan of judge(): what the first pass found. */
 enum plan {
-	PLAN_FLOW = 0,  /* has a flow key: flow update + verdict */
-	PLAN_DONE,      /* settled in the first pass */
+	PLAN_FLOW = 0, /* has a flow key: flow update + verdict */
+	PLAN_DONE,     /* settled in the first pass */
 };
 
 /*
@@ -478,7 +487,8 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 			continue;
 		if (kidx[i] != UINT32_MAX) {
 			e = entries[kidx[i]];
-			fos[i] = bl_flow_update(w->flows, &keys[kidx[i]], &e, rte_pktmbuf_pkt_len(m), now);
+			fos[i] = bl_flow_update(w->flows, &keys[kidx[i]], &e,
+						rte_pktmbuf_pkt_len(m), now);
 			ents[i] = e;
 		}
 		if (fos[i] == BL_FLOW_DROP_MIDSTREAM || fos[i] == BL_FLOW_DROP_FULL)
@@ -491,7 +501,8 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 			.vlan = p->nvlan ? p->vlan[0] : BL_RT_NO_VLAN,
 			.inbound = side_of(w, m),
 			/* a flow is judged as its initiator's packet */
-			.swap = fos[i] == BL_FLOW_TRACKED && !quote && bl_flow_dir(e, &keys[kidx[i]]),
+			.swap = fos[i] == BL_FLOW_TRACKED && !quote &&
+				bl_flow_dir(e, &keys[kidx[i]]),
 		};
 		qidx[i] = nq++;
 	}
@@ -518,8 +529,8 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 								  : BL_DROP_FRAG_TCP_OFFSET1;
 				bl_frag_count_reason(w->frags, fr);
 				if (fkeys[i].off == 0) {
-					r = bl_frag_first(w->frags, &fkeys[i], BL_VERDICT_DROP, true, now,
-							  rel, w->frag_release_max);
+					r = bl_frag_first(w->frags, &fkeys[i], BL_VERDICT_DROP,
+							  true, now, rel, w->frag_release_max);
 					release(w, &fkeys[i], rel, r, true);
 				}
 				frag_event(w, p, &fkeys[i], BL_VERDICT_DROP, reason);
@@ -529,10 +540,12 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 			switch (bl_frag_later(w->frags, &fkeys[i], m, now, &fv)) {
 			case BL_FRAG_FOLLOW:
 				if (fv == BL_VERDICT_DROP) {
-					frag_event(w, p, &fkeys[i], BL_VERDICT_DROP, BL_REASON_FOLLOW);
+					frag_event(w, p, &fkeys[i], BL_VERDICT_DROP,
+						   BL_REASON_FOLLOW);
 					drop(w, m, BL_DROP_VERDICT);
 				} else {
-					frag_event(w, p, &fkeys[i], BL_VERDICT_PASS, BL_REASON_FOLLOW);
+					frag_event(w, p, &fkeys[i], BL_VERDICT_PASS,
+						   BL_REASON_FOLLOW);
 					w->stats.frag_followed++;
 					forward(w, m);
 				}
@@ -551,7 +564,8 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		e = ents[i];
 		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
 			v = BL_VERDICT_DROP;
-			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL : BL_DROP_FLOW_MIDSTREAM;
+			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL
+							 : BL_DROP_FLOW_MIDSTREAM;
 			if (w->events_all)
 				event(w, p, kidx[i] != UINT32_MAX ? BL_EV_FLOW : BL_EV_NOFLOW,
 				      kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, v, reason);
@@ -569,8 +583,8 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		}
 		/* after the first itself, so held fragments leave behind it */
 		if (is_frag_first[i]) {
-			r = bl_frag_first(w->frags, &fkeys[i], v, v == BL_VERDICT_DROP, now,
-					  rel, w->frag_release_max);
+			r = bl_frag_first(w->frags, &fkeys[i], v, v == BL_VERDICT_DROP, now, rel,
+					  w->frag_release_max);
 			if (r > 0)
 				release(w, &fkeys[i], rel, r, v == BL_VERDICT_DROP);
 		}
@@ -621,7 +635,8 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 
 			if (!n_out[d])
 				continue;
-			sent = rte_ring_sp_enqueue_burst(w->ring_out[d], (void **)out[d], n_out[d], NULL);
+			sent = rte_ring_sp_enqueue_burst(w->ring_out[d], (void **)out[d], n_out[d],
+							 NULL);
 			w->stats.handoff_out += sent;
 			for (unsigned i = sent; i < n_out[d]; i++)
 				drop(w, out[d][i], BL_DROP_HANDOFF_FULL);
@@ -682,12 +697,12 @@ static void poll_ports(struct bl_worker *w, uint64_t now)
  * received nothing runs a slice too: the CPU is free then.
  */
 #define EXPIRE_PERIOD_US   100
-#define EXPIRE_SWEEP_MS    1000
+#define EXPIRE_SWEEP_MS	   1000
 #define EXPIRE_FRAG_BUDGET 64
 
 struct expiry {
-	uint64_t next;     /* TSC of the next slice on a busy loop */
-	uint64_t period;   /* EXPIRE_PERIOD_US in TSC cycles */
+	uint64_t next;	 /* TSC of the next slice on a busy loop */
+	uint64_t period; /* EXPIRE_PERIOD_US in TSC cycles */
 	unsigned flow_budget;
 };
 
@@ -697,8 +712,7 @@ static void expiry_init(const struct bl_worker *w, struct expiry *x, uint64_t no
 
 	x->period = hz / (1000000 / EXPIRE_PERIOD_US);
 	x->next = now + x->period;
-	x->flow_budget = bl_flow_expire_budget(w->flows,
-					       EXPIRE_SWEEP_MS * 1000 / EXPIRE_PERIOD_US);
+	x->flow_budget = bl_flow_expire_budget(w->flows, EXPIRE_SWEEP_MS * 1000 / EXPIRE_PERIOD_US);
 }
 
 /* One expiry slice when due (or when the loop was idle). */

@@ -22,19 +22,19 @@
 #include "stats.h"
 #include "verdict.h"
 
-#define BL_BURST       32
-#define BL_TX_BUF      128 /* packets buffered per port before a flush */
-#define BL_TX_RETRIES  8   /* tx_burst attempts for leftovers before tx_full */
-#define BL_MAX_RXQ     8   /* (port, queue) pairs one worker polls */
-#define BL_GEN_BUF     32  /* generated replies buffered per port before a flush */
+#define BL_BURST      32
+#define BL_TX_BUF     128 /* packets buffered per port before a flush */
+#define BL_TX_RETRIES 8	  /* tx_burst attempts for leftovers before tx_full */
+#define BL_MAX_RXQ    8	  /* (port, queue) pairs one worker polls */
+#define BL_GEN_BUF    32  /* generated replies buffered per port before a flush */
 
 struct rte_ring;
 struct rte_mbuf;
 
 /* Shared by the main lcore and the workers: the stop protocol. */
 struct bl_run_ctl {
-	volatile uint32_t stop_rx;  /* main: stop polling the ports */
-	uint32_t rx_stopped;        /* workers that polled their last burst */
+	volatile uint32_t stop_rx; /* main: stop polling the ports */
+	uint32_t rx_stopped;	   /* workers that polled their last burst */
 	uint32_t n_workers;
 };
 
@@ -55,57 +55,59 @@ struct bl_txq {
  */
 struct bl_event {
 	struct bl_flow_key key; /* family 0: no flow (malformed, non-IP) */
-	uint8_t kind;           /* enum bl_event_kind */
+	uint8_t kind;		/* enum bl_event_kind */
 	uint8_t worker;
-	uint8_t verdict;        /* enum bl_verdict */
+	uint8_t verdict; /* enum bl_verdict */
 	uint8_t l2class;
-	uint16_t reason;        /* BL_REASON_* / drop reason */
-	uint8_t action;         /* enum bl_rt_action of the deciding rule (BL_RT_NONE: none) */
-	uint8_t flags;          /* BL_EV_F_* */
-	uint32_t gen;           /* policy generation that decided; 0: none */
-	uint32_t rule_slot;     /* counter slot of the deciding rule (0: default); BL_EV_NO_RULE */
-	uint32_t log_slot;      /* slot of the `log` rule met on the way, or BL_EV_NO_RULE */
-	uint16_t pkt_len;       /* bytes of the packet judged (capped at 65535) */
+	uint16_t reason;    /* BL_REASON_* / drop reason */
+	uint8_t action;	    /* enum bl_rt_action of the deciding rule (BL_RT_NONE: none) */
+	uint8_t flags;	    /* BL_EV_F_* */
+	uint32_t gen;	    /* policy generation that decided; 0: none */
+	uint32_t rule_slot; /* counter slot of the deciding rule (0: default); BL_EV_NO_RULE */
+	uint32_t log_slot;  /* slot of the `log` rule met on the way, or BL_EV_NO_RULE */
+	uint16_t pkt_len;   /* bytes of the packet judged (capped at 65535) */
 	uint16_t pad;
-	uint64_t tsc;           /* when it was judged (rte_rdtsc) */
+	uint64_t tsc; /* when it was judged (rte_rdtsc) */
 };
 
 #define BL_EV_F_DECISION 0x01 /* a flow decision for the EVE log */
-#define BL_EV_F_REPLY    0x02 /* the judged packet came from the responder */
-#define BL_EV_F_OUTSIDE  0x04 /* the judged packet arrived on the outside port */
+#define BL_EV_F_REPLY	 0x02 /* the judged packet came from the responder */
+#define BL_EV_F_OUTSIDE	 0x04 /* the judged packet arrived on the outside port */
 
 #define BL_EV_NO_RULE UINT32_MAX
 
 enum bl_event_kind {
-	BL_EV_FLOW = 0,  /* key is a flow key */
-	BL_EV_FRAG,      /* later fragment: addresses and protocol, ports 0 */
-	BL_EV_NOFLOW,    /* malformed or non-IP: no key */
+	BL_EV_FLOW = 0, /* key is a flow key */
+	BL_EV_FRAG,	/* later fragment: addresses and protocol, ports 0 */
+	BL_EV_NOFLOW,	/* malformed or non-IP: no key */
 };
 
 /* The reason field of an event when no drop reason applies. */
-#define BL_REASON_DEFAULT   0xffff /* the verdict seam's default */
-#define BL_REASON_NONIP     0xfffe /* the non-IP default (pass) */
-#define BL_REASON_FOLLOW    0xfffd /* later fragment followed its first */
-#define BL_REASON_UNTRACKED 0xfffc /* passed without a flow entry */
+#define BL_REASON_DEFAULT    0xffff /* the verdict seam's default */
+#define BL_REASON_NONIP	     0xfffe /* the non-IP default (pass) */
+#define BL_REASON_FOLLOW     0xfffd /* later fragment followed its first */
+#define BL_REASON_UNTRACKED  0xfffc /* passed without a flow entry */
 #define BL_REASON_FRAG_TABLE 0xfffb /* dropped by the fragment table */
-#define BL_REASON_RULE      0xfffa /* a policy rule decided */
-#define BL_REASON_QUOTE     0xfff9 /* ICMP error: followed the flow it quotes */
+#define BL_REASON_RULE	     0xfffa /* a policy rule decided */
+#define BL_REASON_QUOTE	     0xfff9 /* ICMP error: followed the flow it quotes */
 
 /* Per-worker context, built by the control side before launch. */
 struct bl_worker {
 	unsigned id;
 	unsigned n_workers;
-	bool sw_dist;               /* distribute by software hash + rings */
+	bool sw_dist; /* distribute by software hash + rings */
 	bool stage_timing;
-	bool events_lossless;       /* replay: wait for room rather than lose */
-	bool events_all;            /* --verdicts: an event per judged packet, not only decisions */
-	uint16_t port[2];           /* port ids: [0] inside, [1] outside */
+	bool events_lossless; /* replay: wait for room rather than lose */
+	bool events_all;      /* --verdicts: an event per judged packet, not only decisions */
+	uint16_t port[2];     /* port ids: [0] inside, [1] outside */
 	unsigned n_rxq;
-	struct { uint16_t port, queue; } rxq[BL_MAX_RXQ];
-	struct bl_txq txq[2];       /* by side: 0 inside, 1 outside */
+	struct {
+		uint16_t port, queue;
+	} rxq[BL_MAX_RXQ];
+	struct bl_txq txq[2];				  /* by side: 0 inside, 1 outside */
 	struct rte_ring *ring_in[BL_CONFIG_MAX_WORKERS];  /* [src] -> me */
 	struct rte_ring *ring_out[BL_CONFIG_MAX_WORKERS]; /* me -> [dst] */
-	struct rte_ring *events;    /* NULL: no events (neither --verdicts nor EVE) */
+	struct rte_ring *events; /* NULL: no events (neither --verdicts nor EVE) */
 	struct bl_flow_table *flows;
 	struct bl_frag_table *frags;
 	unsigned frag_release_max;
@@ -143,8 +145,8 @@ extern const uint8_t bl_sym_rss_key[40];
  * leave with this loop's TX flush. `m` itself is not consumed: the caller
  * drops it. Replies count as generated, never as forwarded.
  */
-void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m,
-		      const struct bl_flow_entry *e, uint64_t now);
+void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m, const struct bl_flow_entry *e,
+		      uint64_t now);
 
 /* The lcore entry point: arg is a struct bl_worker. Returns 0. */
 int bl_worker_main(void *arg);

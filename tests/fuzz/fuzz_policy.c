@@ -67,7 +67,8 @@ static void check_policy(const struct bl_policy *p)
 			if (l->type == BL_LIST_PREFIXES)
 				check_prefix(&l->prefixes[k]);
 			else if (l->type == BL_LIST_DOMAINS)
-				check(l->domains[k].name[0] != '\0' && strlen(l->domains[k].name) <= 253);
+				check(l->domains[k].name[0] != '\0' &&
+				      strlen(l->domains[k].name) <= 253);
 			else
 				check(l->patterns[k][0] != '\0');
 		}
@@ -95,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul = memchr(data, 0, size);
 	size_t tlen = nul ? (size_t)(nul - data) : size;
-	struct input in = { .files = nul ? (const char *)nul + 1 : "", .nfiles = nul ? size - tlen - 1 : 0 };
+	struct input in = { .files = nul ? (const char *)nul + 1 : "",
+			    .nfiles = nul ? size - tlen - 1 : 0 };
 	struct bl_policy_files files = { .get = get, .ctx = &in };
 	struct bl_policy_err *err = malloc(sizeof(*err));
 	struct bl_policy *p;

@@ -14,8 +14,12 @@ static struct bl_l3 frag(uint8_t family, uint32_t id, uint16_t off, uint16_t len
 {
 	uint16_t hlen = family == 4 ? 20 : 48; /* IPv6: with its fragment header */
 	struct bl_l3 l = {
-		.family = family, .proto = 17, .frag_id = id, .frag_off = off,
-		.l3_off = 14, .l4_off = (uint16_t)(14 + hlen),
+		.family = family,
+		.proto = 17,
+		.frag_id = id,
+		.frag_off = off,
+		.l3_off = 14,
+		.l4_off = (uint16_t)(14 + hlen),
 		.l3_len = (uint16_t)(hlen + len),
 		.flags = BL_L3_FRAG,
 	};
@@ -91,8 +95,8 @@ Test(inspect_frag, datagrams_are_told_apart)
 
 	other_src.src[0] = 0x0c;
 	cr_assert_not(add(frag(4, 3, 0, 8, true), &r));
-	cr_assert_not(add(frag(4, 4, 8, 8, false), &r));  /* other id */
-	cr_assert_not(add(frag(6, 3, 8, 8, false), &r));  /* other family */
+	cr_assert_not(add(frag(4, 4, 8, 8, false), &r)); /* other id */
+	cr_assert_not(add(frag(6, 3, 8, 8, false), &r)); /* other family */
 	cr_assert_not(add(other_src, &r));
 	cr_assert(add(frag(4, 3, 8, 8, false), &r));
 }

@@ -51,9 +51,16 @@ static void set_time(struct bl_meters *m, int64_t t)
 
 static void eal_up(void)
 {
-	char *argv[] = { "test_action_meter", "--no-huge", "--no-shconf", "--no-pci",
-			 "--no-telemetry", "--file-prefix=bl-test-action-meter",
-			 "--log-level=error", "-l", "0-1", NULL };
+	char *argv[] = { "test_action_meter",
+			 "--no-huge",
+			 "--no-shconf",
+			 "--no-pci",
+			 "--no-telemetry",
+			 "--file-prefix=bl-test-action-meter",
+			 "--log-level=error",
+			 "-l",
+			 "0-1",
+			 NULL };
 
 	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0, "rte_eal_init failed");
 }
@@ -69,8 +76,13 @@ TestSuite(meter, .init = eal_up, .fini = eal_down, .timeout = 60);
 static struct bl_meters *meters(int64_t t0, const char *state_dir, uint32_t max_slots)
 {
 	struct bl_meter_config c = {
-		.name = "test_meters", .socket_id = SOCKET_ID_ANY, .max_slots = max_slots,
-		.tsc_hz = TSC_HZ, .tsc_base = TSC_B, .epoch_base = t0, .state_dir = state_dir,
+		.name = "test_meters",
+		.socket_id = SOCKET_ID_ANY,
+		.max_slots = max_slots,
+		.tsc_hz = TSC_HZ,
+		.tsc_base = TSC_B,
+		.epoch_base = t0,
+		.state_dir = state_dir,
 		.tsc = clock_fn,
 	};
 	struct bl_meters *m;
@@ -110,8 +122,7 @@ static struct bl_policy_action quota_rolling(uint64_t bytes, uint64_t window_s)
 	return a;
 }
 
-static struct bl_policy_action quota_calendar(uint64_t bytes, enum bl_calendar cal,
-					      const char *tz)
+static struct bl_policy_action quota_calendar(uint64_t bytes, enum bl_calendar cal, const char *tz)
 {
 	struct bl_policy_action a = quota_rolling(bytes, 0);
 
@@ -142,8 +153,8 @@ static struct bl_meter_sub sub4(const char *s)
 }
 
 /* Charge `n` packets of `bytes`; returns how many passed. */
-static unsigned charge_n(const struct bl_meter_rule *r, const struct bl_meter_sub *s,
-			 unsigned n, uint32_t bytes, uint64_t now, struct bl_meter_stats *st)
+static unsigned charge_n(const struct bl_meter_rule *r, const struct bl_meter_sub *s, unsigned n,
+			 uint32_t bytes, uint64_t now, struct bl_meter_stats *st)
 {
 	unsigned pass = 0;
 
@@ -176,7 +187,8 @@ Test(meter, gcra_is_a_token_bucket)
 	for (unsigned i = 0; i < 10000; i++)
 		ok += bl_gcra_take(&g, &tat, 1, t + 10 * TSC_HZ + i * (TSC_HZ / 1000), false);
 	cr_assert(ok >= 1000 && ok <= 1010, "rate over 10 s: %u", ok);
-	cr_assert(!bl_gcra_take(&g, &tat, 11, t + 100 * TSC_HZ, false), "more than the burst never");
+	cr_assert(!bl_gcra_take(&g, &tat, 11, t + 100 * TSC_HZ, false),
+		  "more than the burst never");
 }
 
 Test(meter, rate_limit_rate_and_burst)
@@ -453,7 +465,9 @@ Test(meter, usage_survives_a_restart)
 	struct bl_policy_action q = quota_rolling(1000, 86400);
 	struct bl_policy_action c = quota_calendar(5000, BL_CAL_MONTH, "Europe/Paris");
 	struct bl_meter_sub s = sub4("10.0.0.9"), s2 = sub4("10.0.0.10");
-	struct bl_meter_sub v6 = { .family = 6, .plen = 64, .addr = { 0x20, 0x01, 0x0d, 0xb8, 0, 1 } };
+	struct bl_meter_sub v6 = { .family = 6,
+				   .plen = 64,
+				   .addr = { 0x20, 0x01, 0x0d, 0xb8, 0, 1 } };
 	struct bl_meter_stats st = { 0 };
 	struct bl_meters *m;
 	struct bl_meter_rule *r, *rc;
@@ -486,7 +500,8 @@ Test(meter, usage_survives_a_restart)
 	cr_assert_eq(bl_meter_usage(r, &v6, at(t0 + 7200)), 200);
 	cr_assert_eq(bl_meter_usage(rc, &s2, at(t0 + 7200)), 3000);
 	cr_assert_eq(charge_n(r, &s, 5, 100, at(t0 + 7200), &st), 3, "700 + 300 = the quota");
-	cr_assert_eq(bl_meter_usage(r, &s, at(t0 + 86400 + 1)), 300, "restored usage expires on time");
+	cr_assert_eq(bl_meter_usage(r, &s, at(t0 + 86400 + 1)), 300,
+		     "restored usage expires on time");
 	bl_meter_rule_free(r);
 	bl_meter_rule_free(rc);
 	bl_meters_free(m);
@@ -576,7 +591,8 @@ static int racer(void *arg)
 	while (!__atomic_load_n(&x->go, __ATOMIC_ACQUIRE))
 		;
 	for (unsigned i = 0; i < x->n; i++)
-		ok += bl_meter_charge_sub(x->r, &x->sub, x->bytes, x->now + i, &x->st[me]) == BL_METER_PASS;
+		ok += bl_meter_charge_sub(x->r, &x->sub, x->bytes, x->now + i, &x->st[me]) ==
+		      BL_METER_PASS;
 	x->passed[me] = ok;
 	return 0;
 }

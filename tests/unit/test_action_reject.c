@@ -23,8 +23,8 @@
 #include "reject.h"
 
 #define NB_MBUF 64
-#define TSC_HZ  1000000ull /* fake TSC: 1 MHz */
-#define T0      (1000 * TSC_HZ)
+#define TSC_HZ	1000000ull /* fake TSC: 1 MHz */
+#define T0	(1000 * TSC_HZ)
 
 #define FIN 0x01
 #define SYN 0x02
@@ -36,9 +36,16 @@ static struct rte_mempool *mp;
 
 static void eal_up(void)
 {
-	char *argv[] = { "test_action_reject", "--no-huge", "--no-shconf", "--no-pci",
-			 "--no-telemetry", "--file-prefix=bl-test-action-reject",
-			 "--log-level=error", "-l", "0", NULL };
+	char *argv[] = { "test_action_reject",
+			 "--no-huge",
+			 "--no-shconf",
+			 "--no-pci",
+			 "--no-telemetry",
+			 "--file-prefix=bl-test-action-reject",
+			 "--log-level=error",
+			 "-l",
+			 "0",
+			 NULL };
 
 	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0, "rte_eal_init failed");
 	mp = rte_pktmbuf_pool_create("test_rej", NB_MBUF, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -62,17 +69,17 @@ static const uint8_t MAC_BCAST[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* What to build: one packet from src to dst. */
 struct spec {
-	int family;            /* 4 or 6 */
-	int proto;             /* 6, 17, 1, 58 */
+	int family; /* 4 or 6 */
+	int proto;  /* 6, 17, 1, 58 */
 	const char *src, *dst;
 	uint16_t sport, dport; /* ICMP: type, code */
-	uint8_t flags;         /* TCP flags */
+	uint8_t flags;	       /* TCP flags */
 	uint32_t seq, ack;
-	unsigned payload;      /* L4 payload bytes (pattern i & 0xff) */
+	unsigned payload; /* L4 payload bytes (pattern i & 0xff) */
 	unsigned nvlan;
-	int frag;              /* 0 none, 1 first (MF), 2 later (offset 8) */
+	int frag; /* 0 none, 1 first (MF), 2 later (offset 8) */
 	bool bcast_mac;
-	unsigned pad_to;       /* pad the frame (Ethernet minimum) */
+	unsigned pad_to; /* pad the frame (Ethernet minimum) */
 };
 
 static unsigned put16(uint8_t *b, uint16_t v)
@@ -215,8 +222,9 @@ static uint32_t build(const struct spec *s, uint8_t *b)
 		}
 	}
 	{
-		uint16_t ck = (uint16_t)~sum16(l4, l4len, s->proto == 1 ? 0 :
-					       pseudo(s->family, src, dst, l4len, (uint8_t)s->proto));
+		uint16_t ck = (uint16_t)~sum16(
+			l4, l4len,
+			s->proto == 1 ? 0 : pseudo(s->family, src, dst, l4len, (uint8_t)s->proto));
 
 		if (s->proto == 6)
 			put16(l4 + 16, ck);
@@ -296,7 +304,8 @@ static const uint8_t *check_common(struct rte_mbuf *o, const struct rte_mbuf *m,
 	}
 	if (l3->family == 4)
 		cr_assert_eq(sum16(d + l3->l3_off, 20, 0), 0xffff, "IPv4 header checksum");
-	cr_assert_eq(rte_pktmbuf_pkt_len(o), (uint32_t)l3->l3_off + l3->l3_len, "no trailing bytes");
+	cr_assert_eq(rte_pktmbuf_pkt_len(o), (uint32_t)l3->l3_off + l3->l3_len,
+		     "no trailing bytes");
 	return d;
 }
 
@@ -366,7 +375,9 @@ static void free_all(struct rte_mbuf *m, struct rte_mbuf **out, unsigned n)
 
 Test(reject, tcp_syn_gets_rst_ack)
 {
-	struct spec s = { 4, 6, "192.0.2.1", "198.51.100.7", 40000, 443, SYN, 1000, 0, 0, 0, 0, 0, 0 };
+	struct spec s = {
+		4, 6, "192.0.2.1", "198.51.100.7", 40000, 443, SYN, 1000, 0, 0, 0, 0, 0, 0
+	};
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	struct bl_pkt p;
@@ -383,8 +394,10 @@ Test(reject, tcp_syn_gets_rst_ack)
 
 Test(reject, tcp_syn_fin_with_data_counts_length)
 {
-	struct spec s = { 4, 6, "192.0.2.1", "198.51.100.7", 40000, 80, SYN | FIN, 0xfffffff0u, 0,
-			  100, 0, 0, 0, 0 };
+	struct spec s = { 4,	 6,   "192.0.2.1", "198.51.100.7",
+			  40000, 80,  SYN | FIN,   0xfffffff0u,
+			  0,	 100, 0,	   0,
+			  0,	 0 };
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	struct bl_pkt p;
@@ -398,8 +411,10 @@ Test(reject, tcp_syn_fin_with_data_counts_length)
 
 Test(reject, tcp_ack_segment_gets_rst_at_its_ack)
 {
-	struct spec s = { 4, 6, "192.0.2.1", "198.51.100.7", 40000, 443, PSH | ACK, 5000, 77777,
-			  200, 0, 0, 0, 0 };
+	struct spec s = { 4,	 6,   "192.0.2.1", "198.51.100.7",
+			  40000, 443, PSH | ACK,   5000,
+			  77777, 200, 0,	   0,
+			  0,	 0 };
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	struct bl_pkt p;
@@ -413,8 +428,10 @@ Test(reject, tcp_ack_segment_gets_rst_at_its_ack)
 
 Test(reject, established_resets_both_ends)
 {
-	struct spec s = { 4, 6, "192.0.2.1", "198.51.100.7", 40000, 443, PSH | ACK, 5000, 77777,
-			  200, 0, 0, 0, 0 };
+	struct spec s = { 4,	 6,   "192.0.2.1", "198.51.100.7",
+			  40000, 443, PSH | ACK,   5000,
+			  77777, 200, 0,	   0,
+			  0,	 0 };
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	struct bl_pkt p;
@@ -434,7 +451,9 @@ Test(reject, established_resets_both_ends)
 
 Test(reject, ipv6_tcp_with_qinq)
 {
-	struct spec s = { 6, 6, "2001:db8::1", "2001:db8:1::2", 1234, 22, SYN, 42, 0, 0, 2, 0, 0, 0 };
+	struct spec s = {
+		6, 6, "2001:db8::1", "2001:db8:1::2", 1234, 22, SYN, 42, 0, 0, 2, 0, 0, 0
+	};
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	struct bl_pkt p;
@@ -481,7 +500,9 @@ Test(reject, udp4_quote_bounded_by_576)
 
 Test(reject, udp6_quote_bounded_by_1280)
 {
-	struct spec s = { 6, 17, "2001:db8::1", "2001:db8:1::2", 5353, 53, 0, 0, 0, 1400, 0, 0, 0, 0 };
+	struct spec s = {
+		6, 17, "2001:db8::1", "2001:db8:1::2", 5353, 53, 0, 0, 0, 1400, 0, 0, 0, 0
+	};
 	struct rte_mbuf *out[2];
 	enum bl_reject_out dir[2];
 	struct bl_pkt p;
@@ -512,7 +533,9 @@ Test(reject, quote_bounded_by_incoming_frame)
 Test(reject, icmp_echo_and_first_fragment_get_unreachable)
 {
 	struct spec echo = { 4, 1, "192.0.2.1", "198.51.100.7", 8, 0, 0, 0, 0, 56, 0, 0, 0, 0 };
-	struct spec echo6 = { 6, 58, "2001:db8::1", "2001:db8:1::2", 128, 0, 0, 0, 0, 56, 0, 0, 0, 0 };
+	struct spec echo6 = {
+		6, 58, "2001:db8::1", "2001:db8:1::2", 128, 0, 0, 0, 0, 56, 0, 0, 0, 0
+	};
 	struct spec first = { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, ACK, 1, 1, 100, 0, 1, 0, 0 };
 	const struct spec *all[] = { &echo, &echo6, &first };
 
@@ -524,7 +547,8 @@ Test(reject, icmp_echo_and_first_fragment_get_unreachable)
 		uint32_t frame = rte_pktmbuf_pkt_len(m);
 		uint32_t have = p.l3[0].l3_len, hdr = (p.l3[0].family == 4 ? 20 : 40) + 8;
 
-		cr_assert_eq(bl_reject_build(rej(0, 0), m, &p, true, T0, out, dir), 1, "case %u", i);
+		cr_assert_eq(bl_reject_build(rej(0, 0), m, &p, true, T0, out, dir), 1, "case %u",
+			     i);
 		check_unreach(out[0], m, &p, RTE_MIN(have, frame - p.l2_len - hdr));
 		free_all(m, out, 1);
 	}
@@ -538,25 +562,42 @@ struct skip_case {
 };
 
 static const struct skip_case skips[] = {
-	{ { 4, 1, "192.0.2.1", "198.51.100.7", 3, 3, 0, 0, 0, 28, 0, 0, 0, 0 }, BL_REJECT_SKIP_ICMP_ERROR },
-	{ { 4, 1, "192.0.2.1", "198.51.100.7", 11, 0, 0, 0, 0, 28, 0, 0, 0, 0 }, BL_REJECT_SKIP_ICMP_ERROR },
-	{ { 6, 58, "2001:db8::1", "2001:db8:1::2", 1, 4, 0, 0, 0, 48, 0, 0, 0, 0 }, BL_REJECT_SKIP_ICMP_ERROR },
-	{ { 6, 58, "2001:db8::1", "2001:db8:1::2", 2, 0, 0, 0, 0, 48, 0, 0, 0, 0 }, BL_REJECT_SKIP_ICMP_ERROR },
-	{ { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, RST, 1, 0, 0, 0, 0, 0, 0 }, BL_REJECT_SKIP_RST },
-	{ { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, RST | ACK, 1, 1, 0, 0, 0, 0, 0 }, BL_REJECT_SKIP_RST },
-	{ { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 64, 0, 2, 0, 0 }, BL_REJECT_SKIP_LATER_FRAG },
-	{ { 6, 17, "2001:db8::1", "2001:db8:1::2", 1, 2, 0, 0, 0, 64, 0, 2, 0, 0 }, BL_REJECT_SKIP_LATER_FRAG },
-	{ { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 64, 0, 0, true, 0 }, BL_REJECT_SKIP_MCAST },
-	{ { 4, 17, "192.0.2.1", "255.255.255.255", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 }, BL_REJECT_SKIP_MCAST },
-	{ { 4, 17, "192.0.2.1", "224.0.0.251", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 }, BL_REJECT_SKIP_MCAST },
-	{ { 6, 17, "2001:db8::1", "ff02::fb", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 }, BL_REJECT_SKIP_MCAST },
-	{ { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, SYN, 1, 0, 0, 0, 0, true, 0 }, BL_REJECT_SKIP_MCAST },
-	{ { 4, 17, "0.0.0.0", "198.51.100.7", 68, 67, 0, 0, 0, 64, 0, 0, 0, 0 }, BL_REJECT_SKIP_BAD_SRC },
-	{ { 4, 17, "127.0.0.1", "198.51.100.7", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 }, BL_REJECT_SKIP_BAD_SRC },
+	{ { 4, 1, "192.0.2.1", "198.51.100.7", 3, 3, 0, 0, 0, 28, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_ICMP_ERROR },
+	{ { 4, 1, "192.0.2.1", "198.51.100.7", 11, 0, 0, 0, 0, 28, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_ICMP_ERROR },
+	{ { 6, 58, "2001:db8::1", "2001:db8:1::2", 1, 4, 0, 0, 0, 48, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_ICMP_ERROR },
+	{ { 6, 58, "2001:db8::1", "2001:db8:1::2", 2, 0, 0, 0, 0, 48, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_ICMP_ERROR },
+	{ { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, RST, 1, 0, 0, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_RST },
+	{ { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, RST | ACK, 1, 1, 0, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_RST },
+	{ { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 64, 0, 2, 0, 0 },
+	  BL_REJECT_SKIP_LATER_FRAG },
+	{ { 6, 17, "2001:db8::1", "2001:db8:1::2", 1, 2, 0, 0, 0, 64, 0, 2, 0, 0 },
+	  BL_REJECT_SKIP_LATER_FRAG },
+	{ { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 64, 0, 0, true, 0 },
+	  BL_REJECT_SKIP_MCAST },
+	{ { 4, 17, "192.0.2.1", "255.255.255.255", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_MCAST },
+	{ { 4, 17, "192.0.2.1", "224.0.0.251", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_MCAST },
+	{ { 6, 17, "2001:db8::1", "ff02::fb", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_MCAST },
+	{ { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, SYN, 1, 0, 0, 0, 0, true, 0 },
+	  BL_REJECT_SKIP_MCAST },
+	{ { 4, 17, "0.0.0.0", "198.51.100.7", 68, 67, 0, 0, 0, 64, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_BAD_SRC },
+	{ { 4, 17, "127.0.0.1", "198.51.100.7", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_BAD_SRC },
 	{ { 6, 17, "::", "2001:db8:1::2", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 }, BL_REJECT_SKIP_BAD_SRC },
 	/* 14 + 28 + 4 bytes padded to 60: IP header + 8 quoted do not fit */
-	{ { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 4, 0, 0, 0, 60 }, BL_REJECT_SKIP_TOO_SMALL },
-	{ { 6, 17, "2001:db8::1", "2001:db8:1::2", 1, 2, 0, 0, 0, 4, 0, 0, 0, 0 }, BL_REJECT_SKIP_TOO_SMALL },
+	{ { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 4, 0, 0, 0, 60 },
+	  BL_REJECT_SKIP_TOO_SMALL },
+	{ { 6, 17, "2001:db8::1", "2001:db8:1::2", 1, 2, 0, 0, 0, 4, 0, 0, 0, 0 },
+	  BL_REJECT_SKIP_TOO_SMALL },
 };
 
 ParameterizedTestParameters(reject, no_reply)
@@ -662,7 +703,9 @@ Test(reject, packets_without_reply_take_no_token)
 {
 	struct spec small = { 4, 17, "192.0.2.1", "198.51.100.7", 1, 2, 0, 0, 0, 4, 0, 0, 0, 60 };
 	struct spec mcast = { 4, 17, "192.0.2.1", "224.0.0.251", 1, 2, 0, 0, 0, 64, 0, 0, 0, 0 };
-	struct spec good = { 4, 17, "192.0.2.1", "198.51.100.7", 5353, 53, 0, 0, 0, 100, 0, 0, 0, 0 };
+	struct spec good = {
+		4, 17, "192.0.2.1", "198.51.100.7", 5353, 53, 0, 0, 0, 100, 0, 0, 0, 0
+	};
 	const struct spec *first[] = { &small, &mcast };
 	struct bl_reject *r = rej(10, 1); /* one token */
 	struct rte_mbuf *out[2];

@@ -26,14 +26,14 @@
 #include "prefilter.h"
 #include "prefilter.skel.h"
 
-#define ETH_IPV4 0x0800
-#define ETH_IPV6 0x86dd
-#define ETH_ARP 0x0806
-#define TPID_8021Q 0x8100
-#define TPID_8021AD 0x88a8
-#define PROTO_ICMP 1
-#define PROTO_TCP 6
-#define PROTO_UDP 17
+#define ETH_IPV4      0x0800
+#define ETH_IPV6      0x86dd
+#define ETH_ARP	      0x0806
+#define TPID_8021Q    0x8100
+#define TPID_8021AD   0x88a8
+#define PROTO_ICMP    1
+#define PROTO_TCP     6
+#define PROTO_UDP     17
 #define PROTO_HOPOPTS 0
 
 struct pkt {
@@ -94,8 +94,8 @@ static void put_vlan(struct pkt *p, uint16_t vid, uint16_t next)
  * An IPv4 header of max(ihl, 5) * 4 bytes, zero options; ver_ihl is the
  * raw first byte so that tests can break either nibble.
  */
-static void put_ipv4(struct pkt *p, uint8_t ver_ihl, uint16_t tot_len,
-		     uint16_t frag_off, uint8_t proto)
+static void put_ipv4(struct pkt *p, uint8_t ver_ihl, uint16_t tot_len, uint16_t frag_off,
+		     uint8_t proto)
 {
 	size_t words = (ver_ihl & 0x0f) < 5 ? 5 : (ver_ihl & 0x0f);
 	uint8_t *at = put(p, NULL, words * 4);
@@ -105,12 +105,13 @@ static void put_ipv4(struct pkt *p, uint8_t ver_ihl, uint16_t tot_len,
 	put_be16(at + 6, frag_off);
 	at[8] = 64;
 	at[9] = proto;
-	at[12] = 10; at[15] = 1;	/* 10.0.0.1 -> 10.0.0.2 */
-	at[16] = 10; at[19] = 2;
+	at[12] = 10;
+	at[15] = 1; /* 10.0.0.1 -> 10.0.0.2 */
+	at[16] = 10;
+	at[19] = 2;
 }
 
-static void put_ipv6(struct pkt *p, uint8_t version, uint8_t nexthdr,
-		     uint16_t payload_len)
+static void put_ipv6(struct pkt *p, uint8_t version, uint8_t nexthdr, uint16_t payload_len)
 {
 	uint8_t *at = put(p, NULL, 40);
 
@@ -118,8 +119,10 @@ static void put_ipv6(struct pkt *p, uint8_t version, uint8_t nexthdr,
 	put_be16(at + 4, payload_len);
 	at[6] = nexthdr;
 	at[7] = 64;
-	at[8] = 0xfd; at[23] = 1;	/* fd00::1 -> fd00::2 */
-	at[24] = 0xfd; at[39] = 2;
+	at[8] = 0xfd;
+	at[23] = 1; /* fd00::1 -> fd00::2 */
+	at[24] = 0xfd;
+	at[39] = 2;
 }
 
 /* A TCP header of max(doff, 5) * 4 bytes, SYN set. */
@@ -344,23 +347,20 @@ static const struct pf_case cases[] = {
 	{ "vlan_truncated", vlan_truncated, BL_PF_BAD_VLAN_TRUNC },
 	{ "arp", arp, BL_PF_NON_IP },
 	{ "ipv4_truncated", ipv4_truncated, BL_PF_BAD_IPV4_TRUNC },
-	{ "ipv4_options_truncated", ipv4_options_truncated,
-	  BL_PF_BAD_IPV4_TRUNC },
+	{ "ipv4_options_truncated", ipv4_options_truncated, BL_PF_BAD_IPV4_TRUNC },
 	{ "ipv4_bad_ihl", ipv4_bad_ihl, BL_PF_BAD_IPV4_IHL },
 	{ "ipv4_bad_version", ipv4_bad_version, BL_PF_BAD_IPV4_VERSION },
 	{ "ipv4_bad_total_length", ipv4_bad_total_length, BL_PF_BAD_IPV4_LEN },
 	{ "ipv6_truncated", ipv6_truncated, BL_PF_BAD_IPV6_TRUNC },
 	{ "ipv6_bad_version", ipv6_bad_version, BL_PF_BAD_IPV6_VERSION },
 	{ "tcp_truncated", tcp_truncated, BL_PF_BAD_TCP_TRUNC },
-	{ "tcp_options_truncated", tcp_options_truncated,
-	  BL_PF_BAD_TCP_TRUNC },
+	{ "tcp_options_truncated", tcp_options_truncated, BL_PF_BAD_TCP_TRUNC },
 	{ "tcp_bad_doff", tcp_bad_doff, BL_PF_BAD_TCP_DOFF },
 	{ "udp_truncated", udp_truncated, BL_PF_BAD_UDP_TRUNC },
 };
 
 /* libbpf prints warnings only: a refused load is reported by the test. */
-static int quiet_libbpf(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level != LIBBPF_WARN)
 		return 0;
@@ -408,8 +408,8 @@ static void read_stats(struct bl_pf_stats totals[BL_PF_OUTCOME_MAX])
 	percpu = calloc(ncpu, sizeof(*percpu));
 	cr_assert_not_null(percpu);
 	for (key = 0; key < BL_PF_OUTCOME_MAX; key++) {
-		cr_assert_eq(bpf_map_lookup_elem(fd, &key, percpu), 0,
-			     "lookup of outcome %u: %s", key, strerror(errno));
+		cr_assert_eq(bpf_map_lookup_elem(fd, &key, percpu), 0, "lookup of outcome %u: %s",
+			     key, strerror(errno));
 		totals[key] = (struct bl_pf_stats){ 0 };
 		for (cpu = 0; cpu < ncpu; cpu++) {
 			totals[key].packets += percpu[cpu].packets;
@@ -440,8 +440,7 @@ ParameterizedTestParameters(unit, bpf_parse)
 	return cr_make_param_array(size_t, ids, n, free_ids);
 }
 
-ParameterizedTest(size_t *id, unit, bpf_parse,
-		  .init = load_prefilter, .fini = unload_prefilter,
+ParameterizedTest(size_t *id, unit, bpf_parse, .init = load_prefilter, .fini = unload_prefilter,
 		  .timeout = 60)
 {
 	const struct pf_case *tc = &cases[*id];
@@ -452,39 +451,30 @@ ParameterizedTest(size_t *id, unit, bpf_parse,
 
 	if (not_permitted(load_err))
 		cr_skip_test("bpf_parse: loading XDP needs root or CAP_BPF");
-	cr_assert_eq(load_err, 0, "%s: load prefilter: %s", tc->name,
-		     strerror(-load_err));
+	cr_assert_eq(load_err, 0, "%s: load prefilter: %s", tc->name, strerror(-load_err));
 
 	tc->build(&p);
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		    .data_in = p.buf,
-		    .data_size_in = (uint32_t)p.len,
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = p.buf, .data_size_in = (uint32_t)p.len,
 		    .repeat = 1);
 
 	read_stats(before);
-	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bl_prefilter),
-				     &opts);
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bl_prefilter), &opts);
 	if (not_permitted(err))
 		cr_skip_test("bpf_parse: BPF_PROG_TEST_RUN needs root or CAP_BPF");
 	cr_assert_eq(err, 0, "%s: test run: %s", tc->name, strerror(-err));
 	read_stats(after);
 
-	cr_expect_eq(opts.retval, XDP_PASS, "%s: action %u, want XDP_PASS",
-		     tc->name, opts.retval);
+	cr_expect_eq(opts.retval, XDP_PASS, "%s: action %u, want XDP_PASS", tc->name, opts.retval);
 	for (o = 0; o < BL_PF_OUTCOME_MAX; o++) {
 		uint64_t want = o == tc->outcome;
 
 		cr_expect_eq(after[o].packets - before[o].packets, want,
-			     "%s: outcome %u counted %llu packets, want %llu",
-			     tc->name, o,
-			     (unsigned long long)(after[o].packets -
-						  before[o].packets),
+			     "%s: outcome %u counted %llu packets, want %llu", tc->name, o,
+			     (unsigned long long)(after[o].packets - before[o].packets),
 			     (unsigned long long)want);
 		cr_expect_eq(after[o].bytes - before[o].bytes, want * p.len,
-			     "%s: outcome %u counted %llu bytes, want %llu",
-			     tc->name, o,
-			     (unsigned long long)(after[o].bytes -
-						  before[o].bytes),
+			     "%s: outcome %u counted %llu bytes, want %llu", tc->name, o,
+			     (unsigned long long)(after[o].bytes - before[o].bytes),
 			     (unsigned long long)(want * p.len));
 	}
 }

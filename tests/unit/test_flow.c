@@ -19,11 +19,11 @@
 #include "flow.h"
 
 #define TSC_HZ 1000ull
-#define SEC(s) ((uint64_t)(s) * TSC_HZ)
+#define SEC(s) ((uint64_t)(s)*TSC_HZ)
 
-#define TCP 6
-#define UDP 17
-#define ICMP 1
+#define TCP    6
+#define UDP    17
+#define ICMP   1
 #define ICMPV6 58
 
 #define FIN 0x01
@@ -33,12 +33,18 @@
 
 static void eal_up(void)
 {
-	char *argv[] = { "test_flow", "--no-huge", "--no-shconf", "--no-pci",
-			 "--no-telemetry", "--file-prefix=bl-test-flow",
-			 "--log-level=error", "-l", "0", NULL };
+	char *argv[] = { "test_flow",
+			 "--no-huge",
+			 "--no-shconf",
+			 "--no-pci",
+			 "--no-telemetry",
+			 "--file-prefix=bl-test-flow",
+			 "--log-level=error",
+			 "-l",
+			 "0",
+			 NULL };
 
-	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0,
-		      "rte_eal_init failed");
+	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0, "rte_eal_init failed");
 }
 
 static void eal_down(void)
@@ -49,8 +55,8 @@ static void eal_down(void)
 TestSuite(flow, .init = eal_up, .fini = eal_down, .timeout = 60);
 
 /* An IPv4 packet record from 10.0.0.a:sp to 10.0.0.b:dp. */
-static struct bl_pkt pkt4(uint8_t proto, uint8_t a, uint16_t sp, uint8_t b,
-			  uint16_t dp, uint8_t tcp_flags)
+static struct bl_pkt pkt4(uint8_t proto, uint8_t a, uint16_t sp, uint8_t b, uint16_t dp,
+			  uint8_t tcp_flags)
 {
 	struct bl_pkt p;
 
@@ -76,8 +82,7 @@ static struct bl_pkt pkt4(uint8_t proto, uint8_t a, uint16_t sp, uint8_t b,
 	return p;
 }
 
-static struct bl_flow_table *table(uint32_t max_flows,
-				   enum bl_flow_midstream ms,
+static struct bl_flow_table *table(uint32_t max_flows, enum bl_flow_midstream ms,
 				   enum bl_flow_full_policy fp)
 {
 	struct bl_flow_config c;
@@ -101,8 +106,7 @@ static struct bl_flow_table *table(uint32_t max_flows,
 }
 
 /* One packet through the worker's sequence: key, lookup, update. */
-static enum bl_flow_outcome step(struct bl_flow_table *t,
-				 const struct bl_pkt *p, uint64_t now,
+static enum bl_flow_outcome step(struct bl_flow_table *t, const struct bl_pkt *p, uint64_t now,
 				 struct bl_flow_entry **e)
 {
 	struct bl_flow_key k;
@@ -158,8 +162,7 @@ Test(flow, both_directions_one_key)
 
 Test(flow, both_directions_one_entry)
 {
-	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK,
-					BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt ab = pkt4(UDP, 9, 40000, 3, 53, 0);
 	struct bl_pkt ba = pkt4(UDP, 3, 53, 9, 40000, 0);
 	struct bl_flow_entry *e1, *e2;
@@ -184,8 +187,7 @@ Test(flow, both_directions_one_entry)
 /* Two packets of one new flow in one burst: both miss, one entry. */
 Test(flow, same_burst_creates_once)
 {
-	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP,
-					BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt p[3] = {
 		pkt4(TCP, 1, 1000, 2, 80, SYN),
 		pkt4(TCP, 2, 80, 1, 1000, SYN | ACK),
@@ -200,8 +202,8 @@ Test(flow, same_burst_creates_once)
 	cr_assert_eq(bl_flow_lookup_burst(t, k, 3, 5, e), 0);
 	for (i = 0; i < 3; i++) {
 		cr_assert_null(e[i]);
-		cr_assert_eq(bl_flow_update(t, &k[i], &e[i], 60, 5),
-			     BL_FLOW_TRACKED, "packet %u", i);
+		cr_assert_eq(bl_flow_update(t, &k[i], &e[i], 60, 5), BL_FLOW_TRACKED, "packet %u",
+			     i);
 	}
 	cr_assert_eq(e[0], e[2]);
 	cr_assert_eq(e[0]->state, BL_FLOW_ESTABLISHED);
@@ -213,8 +215,7 @@ Test(flow, same_burst_creates_once)
 
 Test(flow, tcp_handshake_and_fin_close)
 {
-	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP,
-					BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt c2s = pkt4(TCP, 7, 33000, 5, 443, 0);
 	struct bl_pkt s2c = pkt4(TCP, 5, 443, 7, 33000, 0);
 	struct bl_flow_entry *e;
@@ -224,17 +225,17 @@ Test(flow, tcp_handshake_and_fin_close)
 		enum bl_flow_state want;
 	} seq[] = {
 		{ &c2s, SYN, BL_FLOW_SYN_SENT },
-		{ &c2s, SYN, BL_FLOW_SYN_SENT },          /* retransmit */
-		{ &s2c, ACK, BL_FLOW_SYN_SENT },          /* not a SYN-ACK */
+		{ &c2s, SYN, BL_FLOW_SYN_SENT }, /* retransmit */
+		{ &s2c, ACK, BL_FLOW_SYN_SENT }, /* not a SYN-ACK */
 		{ &s2c, SYN | ACK, BL_FLOW_SYN_RECV },
-		{ &s2c, ACK, BL_FLOW_SYN_RECV },          /* wrong side */
+		{ &s2c, ACK, BL_FLOW_SYN_RECV }, /* wrong side */
 		{ &c2s, ACK, BL_FLOW_ESTABLISHED },
 		{ &s2c, ACK | 0x08, BL_FLOW_ESTABLISHED },
 		{ &c2s, FIN | ACK, BL_FLOW_FIN_WAIT },
-		{ &c2s, FIN | ACK, BL_FLOW_FIN_WAIT },    /* FIN retransmit */
+		{ &c2s, FIN | ACK, BL_FLOW_FIN_WAIT }, /* FIN retransmit */
 		{ &s2c, ACK, BL_FLOW_FIN_WAIT },
 		{ &s2c, FIN | ACK, BL_FLOW_CLOSING },
-		{ &s2c, ACK, BL_FLOW_CLOSING },           /* not the last ACK */
+		{ &s2c, ACK, BL_FLOW_CLOSING }, /* not the last ACK */
 		{ &c2s, ACK, BL_FLOW_CLOSED },
 	};
 	unsigned i;
@@ -243,8 +244,7 @@ Test(flow, tcp_handshake_and_fin_close)
 		seq[i].p->l3[0].tcp_flags = seq[i].flags;
 		cr_assert_eq(step(t, seq[i].p, 10 + i, &e), BL_FLOW_TRACKED);
 		cr_assert_eq(e->state, seq[i].want, "step %u: %s, want %s", i,
-			     bl_flow_state_name(e->state),
-			     bl_flow_state_name(seq[i].want));
+			     bl_flow_state_name(e->state), bl_flow_state_name(seq[i].want));
 	}
 	cr_assert_eq(e->init_side, ((c2s.l3[0].src[3] < c2s.l3[0].dst[3]) ? 0 : 1));
 	cr_assert_eq(e->pkts[0], 6);
@@ -272,8 +272,7 @@ Test(flow, tcp_handshake_and_fin_close)
 
 Test(flow, tcp_rst_closes)
 {
-	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP,
-					BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt c2s = pkt4(TCP, 1, 2000, 2, 22, SYN);
 	struct bl_pkt s2c = pkt4(TCP, 2, 22, 1, 2000, SYN | ACK);
 	struct bl_flow_entry *e;
@@ -353,12 +352,11 @@ ParameterizedTest(struct ms_case *c, flow, midstream)
 
 Test(flow, idle_expiry_per_class)
 {
-	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK,
-					BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt udp = pkt4(UDP, 1, 1111, 2, 53, 0);
 	struct bl_pkt icmp = pkt4(ICMP, 1, 5, 2, 0, 0);
-	struct bl_pkt est = pkt4(TCP, 1, 2222, 2, 443, ACK);   /* midstream: established */
-	struct bl_pkt syn = pkt4(TCP, 1, 3333, 2, 443, SYN);   /* transient */
+	struct bl_pkt est = pkt4(TCP, 1, 2222, 2, 443, ACK); /* midstream: established */
+	struct bl_pkt syn = pkt4(TCP, 1, 3333, 2, 443, SYN); /* transient */
 	struct bl_flow_entry *e;
 	unsigned n = 0;
 
@@ -471,8 +469,7 @@ static void all_present(struct bl_flow_table *t, unsigned skip)
 
 Test(flow, full_drop_new)
 {
-	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
-					BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt p = pkt4(UDP, 3, 999, 4, 53, 0);
 	struct bl_flow_entry *e = NULL;
 
@@ -489,8 +486,7 @@ Test(flow, full_drop_new)
 
 Test(flow, full_stateless)
 {
-	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
-					BL_FLOW_FULL_STATELESS);
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_STATELESS);
 	struct bl_pkt p = pkt4(TCP, 3, 999, 4, 80, SYN);
 	struct bl_flow_entry *e = NULL;
 
@@ -515,8 +511,7 @@ Test(flow, full_stateless)
 
 Test(flow, full_evict_idle_never_evicts_active)
 {
-	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
-					BL_FLOW_FULL_EVICT_IDLE);
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_EVICT_IDLE);
 	struct bl_pkt p = pkt4(TCP, 3, 999, 4, 80, SYN);
 	struct bl_flow_entry *e = NULL;
 
@@ -549,8 +544,7 @@ Test(flow, full_evict_idle_never_evicts_active)
  * is looked up again, never accounted to the flow that took its slot. */
 Test(flow, evicted_within_burst_not_reused)
 {
-	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK,
-					BL_FLOW_FULL_EVICT_IDLE);
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_EVICT_IDLE);
 	struct bl_pkt p[2] = {
 		pkt4(TCP, 3, 999, 4, 80, SYN),
 		pkt4(TCP, 1, 10007, 2, 80, ACK), /* flow 7, idle since 0 */

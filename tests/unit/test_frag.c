@@ -21,13 +21,13 @@
 #include "frag.h"
 
 #define TSC_HZ 1000ull
-#define SEC(s) ((uint64_t)(s) * TSC_HZ)
+#define SEC(s) ((uint64_t)(s)*TSC_HZ)
 
-#define TCP 6
-#define UDP 17
+#define TCP  6
+#define UDP  17
 #define ICMP 1
 #define SCTP 132
-#define GRE 47
+#define GRE  47
 
 #define NB_MBUF 63
 
@@ -35,14 +35,20 @@ static struct rte_mempool *mp;
 
 static void eal_up(void)
 {
-	char *argv[] = { "test_frag", "--no-huge", "--no-shconf", "--no-pci",
-			 "--no-telemetry", "--file-prefix=bl-test-frag",
-			 "--log-level=error", "-l", "0", NULL };
+	char *argv[] = { "test_frag",
+			 "--no-huge",
+			 "--no-shconf",
+			 "--no-pci",
+			 "--no-telemetry",
+			 "--file-prefix=bl-test-frag",
+			 "--log-level=error",
+			 "-l",
+			 "0",
+			 NULL };
 
-	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0,
-		      "rte_eal_init failed");
-	mp = rte_pktmbuf_pool_create("test_frag", NB_MBUF, 0, 0,
-				     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0, "rte_eal_init failed");
+	mp = rte_pktmbuf_pool_create("test_frag", NB_MBUF, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				     SOCKET_ID_ANY);
 	cr_assert_not_null(mp, "mempool");
 }
 
@@ -58,8 +64,7 @@ TestSuite(frag, .init = eal_up, .fini = eal_down, .timeout = 60);
  * An IPv4 fragment record 10.0.0.1 -> 10.0.0.2, id `id`, payload bytes
  * [off, off + len), more fragments after it when `mf`.
  */
-static struct bl_pkt frag4(uint8_t proto, uint32_t id, uint16_t off,
-			   uint16_t len, bool mf)
+static struct bl_pkt frag4(uint8_t proto, uint32_t id, uint16_t off, uint16_t len, bool mf)
 {
 	struct bl_pkt p;
 	struct bl_l3 *l3 = &p.l3[0];
@@ -76,8 +81,7 @@ static struct bl_pkt frag4(uint8_t proto, uint32_t id, uint16_t off,
 	l3->l3_len = (uint16_t)(20 + len);
 	l3->frag_off = off;
 	l3->frag_id = id;
-	l3->flags = BL_L3_FRAG | (off ? BL_L3_FRAG_LATER : BL_L3_FRAG_FIRST) |
-		    (mf ? BL_L3_MF : 0);
+	l3->flags = BL_L3_FRAG | (off ? BL_L3_FRAG_LATER : BL_L3_FRAG_FIRST) | (mf ? BL_L3_MF : 0);
 	l3->src[0] = 10;
 	l3->src[3] = 1;
 	l3->dst[0] = 10;
@@ -87,8 +91,7 @@ static struct bl_pkt frag4(uint8_t proto, uint32_t id, uint16_t off,
 	return p;
 }
 
-static struct bl_frag_key key(uint8_t proto, uint32_t id, uint16_t off,
-			      uint16_t len, bool mf)
+static struct bl_frag_key key(uint8_t proto, uint32_t id, uint16_t off, uint16_t len, bool mf)
 {
 	struct bl_pkt p = frag4(proto, id, off, len, mf);
 	struct bl_frag_key k;
@@ -236,8 +239,8 @@ Test(frag, hold_budget_and_per_datagram_limit)
 
 		m = mbuf();
 		r = bl_frag_later(t, &k, m, 1, &v);
-		cr_assert_eq(r, i < 3 ? BL_FRAG_HELD : BL_FRAG_DROP, "fragment %u: %s",
-			     i, bl_frag_result_name(r));
+		cr_assert_eq(r, i < 3 ? BL_FRAG_HELD : BL_FRAG_DROP, "fragment %u: %s", i,
+			     bl_frag_result_name(r));
 		if (r == BL_FRAG_DROP)
 			rte_pktmbuf_free(m);
 	}
@@ -291,8 +294,8 @@ Test(frag, timeout_bounded_and_no_leak)
 
 	/* 5 datagrams with 2 held fragments each, created at t = 0 */
 	for (i = 0; i < 10; i++) {
-		struct bl_frag_key k = key(SCTP, 50 + i / 2,
-					   (uint16_t)(1480 * (i % 2 + 1)), 1480, true);
+		struct bl_frag_key k =
+			key(SCTP, 50 + i / 2, (uint16_t)(1480 * (i % 2 + 1)), 1480, true);
 
 		cr_assert_eq(bl_frag_later(t, &k, mbuf(), 0, &v), BL_FRAG_HELD);
 	}
@@ -418,8 +421,7 @@ ParameterizedTestParameters(frag, check_first)
 		{ TCP, 16, 100, true, BL_PARSE_OK, 0, BL_FRAG_OK },
 		{ UDP, 8, 100, true, BL_PARSE_OK, 0, BL_FRAG_OK },
 	};
-	return cr_make_param_array(struct check_case, cases,
-				   sizeof(cases) / sizeof(cases[0]));
+	return cr_make_param_array(struct check_case, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 ParameterizedTest(struct check_case *c, frag, check_first)

@@ -23,9 +23,18 @@
 
 static void eal_up(void)
 {
-	char *argv[] = { "test_policy_rt", "--no-huge", "--no-shconf", "--no-pci",
-			 "--no-telemetry", "--file-prefix=bl-test-policy-rt",
-			 "--log-level=error", "-m", "512", "-l", "0", NULL };
+	char *argv[] = { "test_policy_rt",
+			 "--no-huge",
+			 "--no-shconf",
+			 "--no-pci",
+			 "--no-telemetry",
+			 "--file-prefix=bl-test-policy-rt",
+			 "--log-level=error",
+			 "-m",
+			 "512",
+			 "-l",
+			 "0",
+			 NULL };
 
 	cr_assert_geq(rte_eal_init(RTE_DIM(argv) - 1, argv), 0, "rte_eal_init failed");
 }
@@ -114,11 +123,11 @@ struct rt_case {
 	uint8_t family, proto;
 	const char *src, *dst;
 	uint16_t sport, dport; /* ports: 0/0 with proto icmp means no ports */
-	uint16_t vlan;         /* 0: untagged */
+	uint16_t vlan;	       /* 0: untagged */
 	uint8_t inbound, swap;
-	const char *rule;      /* expected rule name, or "default" */
+	const char *rule; /* expected rule name, or "default" */
 	uint8_t action;
-	const char *log;       /* expected log rule, or NULL */
+	const char *log; /* expected log rule, or NULL */
 };
 
 static void make_l3(const struct rt_case *c, struct bl_l3 *l3)
@@ -161,10 +170,14 @@ static const struct rt_case lookup_cases[] = {
 	{ 0, 4, 6, "172.16.0.1", "172.16.0.2", 1, 1234, 31, 0, 0, "default", BL_RT_DROP, NULL },
 	{ 0, 4, 6, "172.16.0.1", "172.16.0.2", 1, 1234, 0, 0, 0, "default", BL_RT_DROP, NULL },
 	/* IPv6: list c holds 2001:db8::/32, b 2001:db8:1::/48; a has no IPv6 */
-	{ 0, 6, 17, "2001:db9:5::1", "2001:db8:1::1", 1500, 7, 0, 0, 0, "v6-list", BL_RT_DROP, NULL },
-	{ 0, 6, 17, "2001:db9:5::1", "2001:db8:1::1", 2500, 7, 0, 0, 0, "default", BL_RT_DROP, NULL },
-	{ 0, 6, 17, "2001:db9:1::5", "2001:4860::8888", 999, 53, 0, 0, 0, "dns-allow", BL_RT_ALLOW, "dns-log" },
-	{ 0, 6, 17, "2001:db8:1::5", "2001:db8:2::1", 1000, 7, 0, 0, 0, "only-c-src", BL_RT_RATE_LIMIT, NULL },
+	{ 0, 6, 17, "2001:db9:5::1", "2001:db8:1::1", 1500, 7, 0, 0, 0, "v6-list", BL_RT_DROP,
+	  NULL },
+	{ 0, 6, 17, "2001:db9:5::1", "2001:db8:1::1", 2500, 7, 0, 0, 0, "default", BL_RT_DROP,
+	  NULL },
+	{ 0, 6, 17, "2001:db9:1::5", "2001:4860::8888", 999, 53, 0, 0, 0, "dns-allow", BL_RT_ALLOW,
+	  "dns-log" },
+	{ 0, 6, 17, "2001:db8:1::5", "2001:db8:2::1", 1000, 7, 0, 0, 0, "only-c-src",
+	  BL_RT_RATE_LIMIT, NULL },
 	/* a port match never matches a packet without ports */
 	{ 0, 4, 1, "203.0.113.1", "10.0.0.5", 77, 0, 0, 1, 0, "icmp", BL_RT_ALLOW, NULL },
 	{ 0, 4, 17, "203.0.113.1", "10.0.0.5", 77, 123, 0, 1, 0, "low-ports-in", BL_RT_DROP, NULL },
@@ -197,13 +210,16 @@ ParameterizedTest(unsigned *ci, policy_rt, lookup)
 
 	cr_assert_not_null(rt, "compile failed: %s", err.ndiags ? err.diag[0].message : "?");
 	make_l3(c, &l3);
-	q = (struct bl_rt_query){ .l3 = &l3, .vlan = c->vlan ? c->vlan : BL_RT_NO_VLAN,
-				  .inbound = c->inbound, .swap = c->swap };
+	q = (struct bl_rt_query){ .l3 = &l3,
+				  .vlan = c->vlan ? c->vlan : BL_RT_NO_VLAN,
+				  .inbound = c->inbound,
+				  .swap = c->swap };
 	bl_rt_classify_burst(rt, &q, 1, &r);
 	cr_expect_eq(r.gen, 7);
 	cr_expect_str_eq(r.rule == BL_RT_RULE_DEFAULT ? "default" : rt->rules[r.rule].name, c->rule,
 			 "%s -> %s: rule %s, want %s", c->src, c->dst,
-			 r.rule == BL_RT_RULE_DEFAULT ? "default" : rt->rules[r.rule].name, c->rule);
+			 r.rule == BL_RT_RULE_DEFAULT ? "default" : rt->rules[r.rule].name,
+			 c->rule);
 	cr_expect_eq(r.action, c->action, "%s -> %s: action %s, want %s", c->src, c->dst,
 		     bl_rt_action_name(r.action), bl_rt_action_name(c->action));
 	cr_expect_str_eq(r.log_rule == BL_RT_RULE_NONE ? "-" : rt->rules[r.log_rule].name,
@@ -227,8 +243,10 @@ Test(policy_rt, burst_mixed_families)
 		if (cases[i].policy)
 			continue;
 		make_l3(&cases[i], &l3[n]);
-		q[n] = (struct bl_rt_query){ .l3 = &l3[n], .vlan = cases[i].vlan ? cases[i].vlan : BL_RT_NO_VLAN,
-					     .inbound = cases[i].inbound, .swap = cases[i].swap };
+		q[n] = (struct bl_rt_query){ .l3 = &l3[n],
+					     .vlan = cases[i].vlan ? cases[i].vlan : BL_RT_NO_VLAN,
+					     .inbound = cases[i].inbound,
+					     .swap = cases[i].swap };
 		n++;
 	}
 	cr_assert_gt(n, 10);
@@ -244,8 +262,8 @@ Test(policy_rt, burst_mixed_families)
 
 /* ---- longest-prefix list membership against a brute-force oracle ---- */
 
-#define NL 4     /* lists */
-#define NP 300   /* prefixes per list */
+#define NL 4   /* lists */
+#define NP 300 /* prefixes per list */
 
 static uint32_t rnd_state = 12345;
 
@@ -287,7 +305,8 @@ Test(policy_rt, list_membership_oracle)
 		off += snprintf(text + off, cap - off, "  l%u: {type: prefixes, entries: [", l);
 		for (unsigned i = 0; i < NP; i++) {
 			unsigned len = 12 + rnd() % 21;
-			uint32_t a = (10u << 24) | (rnd() & 0x00ffffff & (l % 2 ? 0x00ff0fff : 0x00ffffff));
+			uint32_t a = (10u << 24) |
+				     (rnd() & 0x00ffffff & (l % 2 ? 0x00ff0fff : 0x00ffffff));
 
 			a &= len == 32 ? ~0u : ~(~0u >> len);
 			lists[l][i] = (struct p4){ a, len };
@@ -332,20 +351,20 @@ Test(policy_rt, list_membership_oracle)
 
 /* ---- rule shapes, many rules: first match against a brute-force oracle ---- */
 
-#define SR 3000  /* rules */
-#define SL 3     /* lists */
-#define SLP 60   /* prefixes per list */
+#define SR  3000 /* rules */
+#define SL  3	 /* lists */
+#define SLP 60	 /* prefixes per list */
 
 /* One rule of the random policy, as the oracle sees it. */
 struct orule {
-	uint8_t dir;              /* 0 any, 1 inbound, 2 outbound */
-	uint8_t skind, dkind;     /* 0 any, 1 prefix, 2 list */
+	uint8_t dir;	      /* 0 any, 1 inbound, 2 outbound */
+	uint8_t skind, dkind; /* 0 any, 1 prefix, 2 list */
 	struct p4 sp, dp;
-	unsigned sl, dl;          /* list index */
-	uint8_t proto;            /* 0 any, 6, 17, or 1 for [tcp, udp] */
+	unsigned sl, dl; /* list index */
+	uint8_t proto;	 /* 0 any, 6, 17, or 1 for [tcp, udp] */
 	bool has_sport, has_dport;
 	uint16_t slo, shi, dlo, dhi;
-	uint16_t vlan;            /* 0: any */
+	uint16_t vlan; /* 0: any */
 	bool log;
 };
 
@@ -357,8 +376,8 @@ static uint32_t shape_addr(void)
 
 static struct p4 shape_prefix(void)
 {
-	static const unsigned lens[] = { 8, 12, 16, 16, 20, 20, 22, 24, 24, 24, 24, 26, 26, 28,
-					 28, 30, 32, 32, 32, 32, 32, 32, 32, 32 };
+	static const unsigned lens[] = { 8,  12, 16, 16, 20, 20, 22, 24, 24, 24, 24, 26,
+					 26, 28, 28, 30, 32, 32, 32, 32, 32, 32, 32, 32 };
 	unsigned len = lens[rnd() % RTE_DIM(lens)];
 	uint32_t a = shape_addr();
 
@@ -484,12 +503,16 @@ Test(policy_rt, shapes_first_match_oracle, .timeout = 300)
 			off += snprintf(text + off, cap - off, "dst: l%u, ", r->dl);
 		}
 		if (r->proto)
-			off += snprintf(text + off, cap - off, "proto: %s, ", r->proto == 1 ? "[tcp, udp]" :
-					r->proto == 6 ? "tcp" : "udp");
+			off += snprintf(text + off, cap - off, "proto: %s, ",
+					r->proto == 1	? "[tcp, udp]"
+					: r->proto == 6 ? "tcp"
+							: "udp");
 		if (r->has_sport)
-			off += snprintf(text + off, cap - off, "sport: \"%u-%u\", ", r->slo, r->shi);
+			off += snprintf(text + off, cap - off, "sport: \"%u-%u\", ", r->slo,
+					r->shi);
 		if (r->has_dport)
-			off += snprintf(text + off, cap - off, "dport: \"%u-%u\", ", r->dlo, r->dhi);
+			off += snprintf(text + off, cap - off, "dport: \"%u-%u\", ", r->dlo,
+					r->dhi);
 		if (r->vlan)
 			off += snprintf(text + off, cap - off, "vlan: %u, ", r->vlan);
 		off -= 2; /* the last ", " */
@@ -515,14 +538,17 @@ Test(policy_rt, shapes_first_match_oracle, .timeout = 300)
 			l3[j].sport = rnd() % 1100;
 			l3[j].dport = rnd() % 1100;
 			l3[j].flags = l3[j].proto != 1 ? BL_L3_HAS_PORTS : 0;
-			q[j] = (struct bl_rt_query){ .l3 = &l3[j], .inbound = rnd() % 2,
+			q[j] = (struct bl_rt_query){ .l3 = &l3[j],
+						     .inbound = rnd() % 2,
 						     .swap = rnd() % 4 == 0,
-						     .vlan = (uint16_t[]){ BL_RT_NO_VLAN, 10, 20, 30 }[rnd() % 4] };
+						     .vlan = (uint16_t[]){ BL_RT_NO_VLAN, 10, 20,
+									   30 }[rnd() % 4] };
 		}
 		bl_rt_classify_burst(rt, q, BL_RT_BURST, res);
 		for (unsigned j = 0; j < BL_RT_BURST; j++) {
 			const struct bl_l3 *p = &l3[j];
-			const uint8_t *sa = q[j].swap ? p->dst : p->src, *da = q[j].swap ? p->src : p->dst;
+			const uint8_t *sa = q[j].swap ? p->dst : p->src,
+				      *da = q[j].swap ? p->src : p->dst;
 			uint16_t sport = q[j].swap ? p->dport : p->sport;
 			uint16_t dport = q[j].swap ? p->sport : p->dport;
 			uint32_t s, d;
@@ -531,8 +557,8 @@ Test(policy_rt, shapes_first_match_oracle, .timeout = 300)
 			memcpy(&s, sa, 4);
 			memcpy(&d, da, 4);
 			for (unsigned i = 0; i < SR && want == BL_RT_RULE_DEFAULT; i++) {
-				if (!orule_match(&rules[i], lists, ntohl(s), ntohl(d), p->proto, sport,
-						 dport, q[j].vlan, q[j].inbound ^ q[j].swap))
+				if (!orule_match(&rules[i], lists, ntohl(s), ntohl(d), p->proto,
+						 sport, dport, q[j].vlan, q[j].inbound ^ q[j].swap))
 					continue;
 				if (!rules[i].log)
 					want = i;
@@ -541,10 +567,11 @@ Test(policy_rt, shapes_first_match_oracle, .timeout = 300)
 			}
 			cr_assert_eq(res[j].rule, want, "packet %u: rule %u, want %u", t + j,
 				     res[j].rule, want);
-			cr_assert_eq(res[j].log_rule, wlog, "packet %u: log rule %u, want %u", t + j,
-				     res[j].log_rule, wlog);
-			cr_assert_eq(res[j].action, want == BL_RT_RULE_DEFAULT ? BL_RT_DROP :
-				     rt->rules[want].action);
+			cr_assert_eq(res[j].log_rule, wlog, "packet %u: log rule %u, want %u",
+				     t + j, res[j].log_rule, wlog);
+			cr_assert_eq(res[j].action, want == BL_RT_RULE_DEFAULT
+							    ? BL_RT_DROP
+							    : rt->rules[want].action);
 			decided += want != BL_RT_RULE_DEFAULT;
 			logged += wlog != BL_RT_RULE_NONE;
 		}
@@ -611,10 +638,12 @@ Test(policy_rt, no_policy_default)
 /* Counter slots follow rule names across generations. */
 Test(policy_rt, slots_survive_generations)
 {
-	static const char *const a = "version: 1\nrules:\n"
+	static const char *const a =
+		"version: 1\nrules:\n"
 		"  - name: x\n    match: {proto: tcp}\n    action: drop\n"
 		"  - name: y\n    match: {proto: udp}\n    action: drop\ndefault: allow\n";
-	static const char *const b = "version: 1\nrules:\n"
+	static const char *const b =
+		"version: 1\nrules:\n"
 		"  - name: z\n    match: {proto: icmp}\n    action: drop\n"
 		"  - name: y\n    match: {proto: udp}\n    action: allow\ndefault: allow\n";
 	struct bl_rt_slots *s = bl_rt_slots_create();
@@ -683,7 +712,8 @@ static void *publisher(void *arg)
 {
 	struct rcu_ctx *c = arg;
 
-	bl_rt_publish(c->pub, bl_rt_build(NULL, NULL, BL_RT_ALLOW, c->pub->next_gen++, NULL, NULL, NULL),
+	bl_rt_publish(c->pub,
+		      bl_rt_build(NULL, NULL, BL_RT_ALLOW, c->pub->next_gen++, NULL, NULL, NULL),
 		      NULL);
 	return NULL;
 }

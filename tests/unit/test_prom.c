@@ -108,7 +108,8 @@ Test(prom, samples_with_labels)
 
 	cr_assert_eq(rc, 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-		cr_expect(has_line(out, want[i]), "missing line: %s\n--- output:\n%s", want[i], out);
+		cr_expect(has_line(out, want[i]), "missing line: %s\n--- output:\n%s", want[i],
+			  out);
 	free(out);
 }
 
@@ -121,10 +122,14 @@ Test(prom, label_values_escaped_and_names_sanitized)
 	/* rule name we"ird\na<newline>me: quote, backslash and newline escaped */
 	cr_expect(has_line(out, "brightline_rule_packets_total{rule=\"we\\\"ird\\\\na\\nme\"} 1"),
 		  "%s", out);
-	cr_expect(has_line(out, "brightline_port_info{port=\"outside\",device=\"net_af_packet1,iface=\\\"x\\\"\"} 1"),
-		  "%s", out);
+	cr_expect(
+		has_line(
+			out,
+			"brightline_port_info{port=\"outside\",device=\"net_af_packet1,iface=\\\"x\\\"\"} 1"),
+		"%s", out);
 	/* a counter key that is not a metric name part becomes one */
-	cr_expect(has_line(out, "brightline_flow_table_odd_name_x_total{worker=\"0\"} 3"), "%s", out);
+	cr_expect(has_line(out, "brightline_flow_table_odd_name_x_total{worker=\"0\"} 3"), "%s",
+		  out);
 	free(out);
 }
 
@@ -156,7 +161,8 @@ Test(prom, families_well_formed)
 			cr_expect_str_eq(typed, helped, "TYPE without HELP just before: %s", line);
 			cr_expect(strstr(line, " counter") || strstr(line, " gauge"), "%s", line);
 			for (unsigned i = 0; i < nseen; i++)
-				cr_expect_str_neq(seen[i], typed, "family declared twice: %s", typed);
+				cr_expect_str_neq(seen[i], typed, "family declared twice: %s",
+						  typed);
 			cr_assert_lt(nseen, 256u);
 			snprintf(seen[nseen++], sizeof(seen[0]), "%s", typed);
 			snprintf(cur, sizeof(cur), "%s", typed);
@@ -182,9 +188,10 @@ Test(prom, missing_keys_and_bad_input)
 	FILE *f = fopen("/dev/null", "w");
 
 	cr_assert_eq(rc, 0);
-	cr_expect_str_eq(out, "# HELP brightline_received_packets_total Packets received by all workers.\n"
-			      "# TYPE brightline_received_packets_total counter\n"
-			      "brightline_received_packets_total 1\n");
+	cr_expect_str_eq(
+		out, "# HELP brightline_received_packets_total Packets received by all workers.\n"
+		     "# TYPE brightline_received_packets_total counter\n"
+		     "brightline_received_packets_total 1\n");
 	free(out);
 	cr_expect_eq(bl_prom_write(arr, f), -EINVAL);
 	cr_expect_eq(bl_prom_write(NULL, f), -EINVAL);
