@@ -1018,7 +1018,7 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 	struct record *r = NULL;
 	char fname[BL_POLICY_MAX_NAME + 32], buf[BL_POLICY_MAX_LINE + 8], *ftext = NULL,
 									  *ptext = NULL;
-	size_t flen = 0, plen = 0, start, end, i, changed = 0, slot = 0;
+	size_t flen = 0, plen = 0, start, end, i, changed = 0, slot = 0, n_after;
 	bool *del = NULL;
 	FILE *f;
 	int rc = -EINVAL;
@@ -1104,16 +1104,16 @@ static int list_change(struct bl_ctl_call *call, json_t **result, bool add)
 		    record_set(r, slot++, cur->f[k].name, cur->f[k].text, cur->f[k].len))
 			goto out_oom;
 	r->nfiles = slot;
+	n_after = add ? l->n + changed : l->n - changed; /* l dies with the old generation */
 	rc = load_record(p, call, r, true, result);
 	r = NULL;
+	l = NULL;
 	if (!rc) {
 		json_object_set_new(*result, "list", json_string(name));
 		json_object_set_new(*result, "path", json_string("rebuild"));
 		json_object_set_new(*result, add ? "added" : "removed",
 				    json_integer((json_int_t)changed));
-		json_object_set_new(
-			*result, "n",
-			json_integer((json_int_t)(add ? l->n + changed : l->n - changed)));
+		json_object_set_new(*result, "n", json_integer((json_int_t)n_after));
 	}
 	goto out_free;
 out_oom:

@@ -556,7 +556,7 @@ static int do_read(struct bl_ctl *s, struct conn *c)
 		ssize_t r;
 
 		/* one reply at a time: a client that does not read stops being read */
-		while (!c->out && (nl = memchr(c->in, '\n', c->in_len))) {
+		while (!c->out && c->in_len && (nl = memchr(c->in, '\n', c->in_len))) {
 			size_t n = (size_t)(nl - c->in);
 
 			do_request(s, c, c->in, n);
