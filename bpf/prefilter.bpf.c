@@ -20,9 +20,9 @@ struct {
 } bl_pf_stats SEC(".maps");
 
 /* L4 after an IP header: the outcome names the family and protocol. */
-static __always_inline enum bl_pf_outcome
-parse_l4(struct bl_cursor *c, __u8 proto, enum bl_pf_outcome tcp,
-	 enum bl_pf_outcome udp, enum bl_pf_outcome other)
+static __always_inline enum bl_pf_outcome parse_l4(struct bl_cursor *c, __u8 proto,
+						   enum bl_pf_outcome tcp, enum bl_pf_outcome udp,
+						   enum bl_pf_outcome other)
 {
 	struct tcphdr *th;
 	struct udphdr *uh;
@@ -41,8 +41,7 @@ parse_l4(struct bl_cursor *c, __u8 proto, enum bl_pf_outcome tcp,
 		if (rc != BL_PARSE_OK)
 			return BL_PF_BAD_UDP_TRUNC;
 		return udp;
-	default:
-		return other;
+	default: return other;
 	}
 }
 
@@ -52,21 +51,15 @@ static __always_inline enum bl_pf_outcome parse_ipv4(struct bl_cursor *c)
 	struct iphdr *iph;
 
 	switch (bl_parse_ipv4(c, &iph)) {
-	case BL_PARSE_OK:
-		break;
-	case BL_PARSE_BAD_VERSION:
-		return BL_PF_BAD_IPV4_VERSION;
-	case BL_PARSE_BAD_HDRLEN:
-		return BL_PF_BAD_IPV4_IHL;
-	case BL_PARSE_BAD_LEN:
-		return BL_PF_BAD_IPV4_LEN;
-	default:
-		return BL_PF_BAD_IPV4_TRUNC;
+	case BL_PARSE_OK: break;
+	case BL_PARSE_BAD_VERSION: return BL_PF_BAD_IPV4_VERSION;
+	case BL_PARSE_BAD_HDRLEN: return BL_PF_BAD_IPV4_IHL;
+	case BL_PARSE_BAD_LEN: return BL_PF_BAD_IPV4_LEN;
+	default: return BL_PF_BAD_IPV4_TRUNC;
 	}
 	if (bl_ipv4_is_later_fragment(iph))
 		return BL_PF_IPV4_OTHER;
-	return parse_l4(c, iph->protocol, BL_PF_IPV4_TCP, BL_PF_IPV4_UDP,
-			BL_PF_IPV4_OTHER);
+	return parse_l4(c, iph->protocol, BL_PF_IPV4_TCP, BL_PF_IPV4_UDP, BL_PF_IPV4_OTHER);
 }
 
 /*
@@ -78,15 +71,11 @@ static __always_inline enum bl_pf_outcome parse_ipv6(struct bl_cursor *c)
 	struct ipv6hdr *ip6h;
 
 	switch (bl_parse_ipv6(c, &ip6h)) {
-	case BL_PARSE_OK:
-		break;
-	case BL_PARSE_BAD_VERSION:
-		return BL_PF_BAD_IPV6_VERSION;
-	default:
-		return BL_PF_BAD_IPV6_TRUNC;
+	case BL_PARSE_OK: break;
+	case BL_PARSE_BAD_VERSION: return BL_PF_BAD_IPV6_VERSION;
+	default: return BL_PF_BAD_IPV6_TRUNC;
 	}
-	return parse_l4(c, ip6h->nexthdr, BL_PF_IPV6_TCP, BL_PF_IPV6_UDP,
-			BL_PF_IPV6_OTHER);
+	return parse_l4(c, ip6h->nexthdr, BL_PF_IPV6_TCP, BL_PF_IPV6_UDP, BL_PF_IPV6_OTHER);
 }
 
 /* Ethernet, VLAN tags, then IPv4 or IPv6. */
@@ -97,12 +86,9 @@ static __always_inline enum bl_pf_outcome parse_packet(struct bl_cursor *c)
 	if (bl_parse_eth(c, &proto) != BL_PARSE_OK)
 		return BL_PF_BAD_ETH_TRUNC;
 	switch (bl_parse_vlans(c, &proto)) {
-	case BL_PARSE_OK:
-		break;
-	case BL_PARSE_TOO_DEEP:
-		return BL_PF_BAD_VLAN_DEPTH;
-	default:
-		return BL_PF_BAD_VLAN_TRUNC;
+	case BL_PARSE_OK: break;
+	case BL_PARSE_TOO_DEEP: return BL_PF_BAD_VLAN_DEPTH;
+	default: return BL_PF_BAD_VLAN_TRUNC;
 	}
 	if (proto == bpf_htons(ETH_P_IP))
 		return parse_ipv4(c);
@@ -125,8 +111,7 @@ static __always_inline int action_for(enum bl_pf_outcome outcome)
 }
 
 /* The one exit: count the outcome on this CPU, return its action. */
-static __always_inline int record(const struct xdp_md *ctx,
-				  enum bl_pf_outcome outcome)
+static __always_inline int record(const struct xdp_md *ctx, enum bl_pf_outcome outcome)
 {
 	__u32 key = outcome;
 	struct bl_pf_stats *st = bpf_map_lookup_elem(&bl_pf_stats, &key);
