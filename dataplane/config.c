@@ -2,6 +2,7 @@
 /* The daemon's YAML configuration: defaults, loading, errors with positions. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,39 +357,104 @@ static int load_workers(struct loader *l, struct bl_config *c, yaml_node_t *v)
 	return 0;
 }
 
-/* A "flow_table.timeouts" map: seconds per state class. */
-static int load_timeouts(struct loader *l, struct bl_config *c, yaml_node_t *map)
+/*
+ * A config section that is a map of numbers (and strings): one table row a
+ * key, with its bounds and where it lands in struct bl_config. Unknown keys
+ * are refused with the section's path and the keys it knows.
+ */
+struct field {
+	const char *key;
+	size_t off;	      /* offsetof(struct bl_config, ...) */
+	unsigned long lo, hi; /* bounds of a number; hi == 0: a string */
+	size_t len;	      /* a string's buffer size */
+};
+
+#define UINT_FIELD(k, member, l, h)                                                                \
+	{                                                                                          \
+		k, offsetof(struct bl_config, member), l, h, 0                                     \
+	}
+#define STR_FIELD(k, member)                                                                       \
+	{                                                                                          \
+		k, offsetof(struct bl_config, member), 0, 0,                                       \
+			sizeof(((struct bl_config *)0)->member)                                    \
+	}
+
+static int load_fields(struct loader *l, struct bl_config *c, yaml_node_t *map, const char *what,
+		       const char *path, const struct field *f, size_t nf)
 {
-	int rc = want(l, map, YAML_MAPPING_NODE, "timeouts");
+	char keyname[64], expected[256];
+	int rc = want(l, map, YAML_MAPPING_NODE, what);
+	size_t i, n = 0;
 
 	if (rc)
 		return rc;
+	snprintf(keyname, sizeof(keyname), "%s key", what);
+	for (i = 0; i < nf; i++)
+		n += (size_t)snprintf(expected + n, sizeof(expected) - n, "%s%s", i ? ", " : "",
+				      f[i].key);
 	for_each_pair(l, map, p)
 	{
 		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
 		const char *key;
 
-		if ((rc = want(l, k, YAML_SCALAR_NODE, "timeouts key")))
+		if ((rc = want(l, k, YAML_SCALAR_NODE, keyname)))
 			return rc;
 		key = scalar(k);
-		if (!strcmp(key, "tcp_established"))
-			rc = get_uint(l, v, key, 1, 864000, &c->flow.tcp_established);
-		else if (!strcmp(key, "tcp_transient"))
-			rc = get_uint(l, v, key, 1, 86400, &c->flow.tcp_transient);
-		else if (!strcmp(key, "udp"))
-			rc = get_uint(l, v, key, 1, 86400, &c->flow.udp);
-		else if (!strcmp(key, "other"))
-			rc = get_uint(l, v, key, 1, 86400, &c->flow.other);
+		for (i = 0; i < nf && strcmp(key, f[i].key); i++)
+			;
+		if (i == nf)
+			rc = fail(l, k, "unknown key \"%s.%s\" (expected %s)", path, key, expected);
+		else if (f[i].hi)
+			rc = get_uint(l, v, key, f[i].lo, f[i].hi,
+				      (uint32_t *)((char *)c + f[i].off));
 		else
-			rc = fail(l, k,
-				  "unknown key \"flow_table.timeouts.%s\" "
-				  "(expected tcp_established, tcp_transient, udp, other)",
-				  key);
+			rc = get_string(l, v, key, (char *)c + f[i].off, f[i].len);
 		if (rc)
 			return rc;
 	}
 	return 0;
 }
+
+/* flow_table.timeouts: seconds per state class */
+static const struct field timeout_fields[] = {
+	UINT_FIELD("tcp_established", flow.tcp_established, 1, 864000),
+	UINT_FIELD("tcp_transient", flow.tcp_transient, 1, 86400),
+	UINT_FIELD("udp", flow.udp, 1, 86400),
+	UINT_FIELD("other", flow.other, 1, 86400),
+};
+
+/* fragments: per worker */
+static const struct field frag_fields[] = {
+	UINT_FIELD("capacity", frag.capacity, 8, 1u << 22),
+	UINT_FIELD("budget", frag.budget, 0, 1u << 20),
+	UINT_FIELD("per_datagram", frag.per_datagram, 1, 128),
+	UINT_FIELD("timeout", frag.timeout, 1, 3600),
+};
+
+/* meters: rate-limit and quota state shared by the workers */
+static const struct field meter_fields[] = {
+	UINT_FIELD("max_slots", meters.max_slots, 8, 1u << 24),
+	UINT_FIELD("snapshot_interval", meters.snapshot_s, 1, 86400),
+};
+
+/* control: the control socket's limits */
+static const struct field control_fields[] = {
+	STR_FIELD("group", control.group),
+	UINT_FIELD("max_line", control.max_line, 128u << 10, 1u << 30),
+	UINT_FIELD("max_upload", control.max_upload, 1u << 20, 4095u << 20),
+	UINT_FIELD("max_clients", control.max_clients, 1, 4096),
+	UINT_FIELD("idle_timeout", control.idle_timeout, 1, 86400),
+	UINT_FIELD("history", control.history, 1, 64),
+};
+
+/* reject: generated replies per second and burst, per worker */
+static const struct field reject_fields[] = {
+	UINT_FIELD("rate", reject.rate, 1, 10000000),
+	UINT_FIELD("burst", reject.burst, 1, 1000000),
+};
+
+#define LOAD_FIELDS(l, c, v, what, path, f)                                                        \
+	load_fields(l, c, v, what, path, f, sizeof(f) / sizeof((f)[0]))
 
 static int load_flow(struct loader *l, struct bl_config *c, yaml_node_t *map)
 {
@@ -420,141 +486,14 @@ static int load_flow(struct loader *l, struct bl_config *c, yaml_node_t *map)
 			if (!(rc = get_enum(l, v, key, mid, &e)))
 				c->flow.midstream = e;
 		} else if (!strcmp(key, "timeouts")) {
-			rc = load_timeouts(l, c, v);
+			rc = LOAD_FIELDS(l, c, v, "timeouts", "flow_table.timeouts",
+					 timeout_fields);
 		} else {
 			rc = fail(l, k,
 				  "unknown key \"flow_table.%s\" "
 				  "(expected capacity, timeouts, full, midstream, evict_idle)",
 				  key);
 		}
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int load_frag(struct loader *l, struct bl_config *c, yaml_node_t *map)
-{
-	int rc = want(l, map, YAML_MAPPING_NODE, "fragments");
-
-	if (rc)
-		return rc;
-	for_each_pair(l, map, p)
-	{
-		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
-		const char *key;
-
-		if ((rc = want(l, k, YAML_SCALAR_NODE, "fragments key")))
-			return rc;
-		key = scalar(k);
-		if (!strcmp(key, "budget"))
-			rc = get_uint(l, v, key, 0, 1u << 20, &c->frag.budget);
-		else if (!strcmp(key, "per_datagram"))
-			rc = get_uint(l, v, key, 1, 128, &c->frag.per_datagram);
-		else if (!strcmp(key, "timeout"))
-			rc = get_uint(l, v, key, 1, 3600, &c->frag.timeout);
-		else if (!strcmp(key, "capacity"))
-			rc = get_uint(l, v, key, 8, 1u << 22, &c->frag.capacity);
-		else
-			rc = fail(l, k,
-				  "unknown key \"fragments.%s\" "
-				  "(expected capacity, budget, per_datagram, timeout)",
-				  key);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-/* meters: {max_slots, snapshot_interval} */
-static int load_meters(struct loader *l, struct bl_config *c, yaml_node_t *map)
-{
-	int rc = want(l, map, YAML_MAPPING_NODE, "meters");
-
-	if (rc)
-		return rc;
-	for_each_pair(l, map, p)
-	{
-		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
-		const char *key;
-
-		if ((rc = want(l, k, YAML_SCALAR_NODE, "meters key")))
-			return rc;
-		key = scalar(k);
-		if (!strcmp(key, "max_slots"))
-			rc = get_uint(l, v, key, 8, 1u << 24, &c->meters.max_slots);
-		else if (!strcmp(key, "snapshot_interval"))
-			rc = get_uint(l, v, key, 1, 86400, &c->meters.snapshot_s);
-		else
-			rc = fail(l, k,
-				  "unknown key \"meters.%s\" "
-				  "(expected max_slots, snapshot_interval)",
-				  key);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-/* control: {group, max_line, max_upload, max_clients, idle_timeout, history} */
-static int load_control(struct loader *l, struct bl_config *c, yaml_node_t *map)
-{
-	int rc = want(l, map, YAML_MAPPING_NODE, "control");
-
-	if (rc)
-		return rc;
-	for_each_pair(l, map, p)
-	{
-		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
-		const char *key;
-
-		if ((rc = want(l, k, YAML_SCALAR_NODE, "control key")))
-			return rc;
-		key = scalar(k);
-		if (!strcmp(key, "group"))
-			rc = get_string(l, v, key, c->control.group, sizeof(c->control.group));
-		else if (!strcmp(key, "max_line"))
-			rc = get_uint(l, v, key, 128u << 10, 1u << 30, &c->control.max_line);
-		else if (!strcmp(key, "max_upload"))
-			rc = get_uint(l, v, key, 1u << 20, 4095u << 20, &c->control.max_upload);
-		else if (!strcmp(key, "max_clients"))
-			rc = get_uint(l, v, key, 1, 4096, &c->control.max_clients);
-		else if (!strcmp(key, "idle_timeout"))
-			rc = get_uint(l, v, key, 1, 86400, &c->control.idle_timeout);
-		else if (!strcmp(key, "history"))
-			rc = get_uint(l, v, key, 1, 64, &c->control.history);
-		else
-			rc = fail(l, k,
-				  "unknown key \"control.%s\" (expected group, max_line, "
-				  "max_upload, max_clients, idle_timeout, history)",
-				  key);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-/* reject: {rate, burst}: generated replies per second and burst, per worker */
-static int load_reject(struct loader *l, struct bl_config *c, yaml_node_t *map)
-{
-	int rc = want(l, map, YAML_MAPPING_NODE, "reject");
-
-	if (rc)
-		return rc;
-	for_each_pair(l, map, p)
-	{
-		yaml_node_t *k = KEY(l, p), *v = VAL(l, p);
-		const char *key;
-
-		if ((rc = want(l, k, YAML_SCALAR_NODE, "reject key")))
-			return rc;
-		key = scalar(k);
-		if (!strcmp(key, "rate"))
-			rc = get_uint(l, v, key, 1, 10000000, &c->reject.rate);
-		else if (!strcmp(key, "burst"))
-			rc = get_uint(l, v, key, 1, 1000000, &c->reject.burst);
-		else
-			rc = fail(l, k, "unknown key \"reject.%s\" (expected rate, burst)", key);
 		if (rc)
 			return rc;
 	}
@@ -666,7 +605,7 @@ static int load_root(struct loader *l, struct bl_config *c, yaml_node_t *root)
 		else if (!strcmp(key, "flow_table"))
 			rc = load_flow(l, c, val);
 		else if (!strcmp(key, "fragments"))
-			rc = load_frag(l, c, val);
+			rc = LOAD_FIELDS(l, c, val, "fragments", "fragments", frag_fields);
 		else if (!strcmp(key, "non_ip"))
 			rc = load_nonip(l, c, val);
 		else if (!strcmp(key, "default_ip"))
@@ -678,11 +617,11 @@ static int load_root(struct loader *l, struct bl_config *c, yaml_node_t *root)
 		else if (!strcmp(key, "state_dir"))
 			rc = get_string(l, val, key, c->state_dir, sizeof(c->state_dir));
 		else if (!strcmp(key, "control"))
-			rc = load_control(l, c, val);
+			rc = LOAD_FIELDS(l, c, val, "control", "control", control_fields);
 		else if (!strcmp(key, "meters"))
-			rc = load_meters(l, c, val);
+			rc = LOAD_FIELDS(l, c, val, "meters", "meters", meter_fields);
 		else if (!strcmp(key, "reject"))
-			rc = load_reject(l, c, val);
+			rc = LOAD_FIELDS(l, c, val, "reject", "reject", reject_fields);
 		else if (!strcmp(key, "event_log"))
 			rc = load_event_log(l, c, val);
 		else
