@@ -1,7 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Per-worker flow table (see flow.h): rte_hash for the keys, a preallocated
- * entry array indexed by the rte_hash position for the data.
+ * Per-worker flow table (see flow.h). A bucketized two-choice hash of our
+ * own instead of rte_hash; README "Flow table" says why and what it cost.
+ *
+ * Layout. `buckets`: one cache line each, 8 ways of (16-bit signature,
+ * slot index); a key lives in its primary bucket, or in its secondary one
+ * when the primary was full (the primary then counts it in `spilled`, so a
+ * miss looks at the secondary only when something spilled). `slots`: 128
+ * bytes each, the key's 48 bytes then its struct bl_flow_entry, so the key
+ * compare and the entry are two adjacent lines that one prefetch pair
+ * brings in. A lookup is two dependent misses (bucket, slot) where rte_hash
+ * needs three (bucket, key store, our entry), and the burst lookup issues
+ * each stage's prefetches for the whole burst before it reads any of them.
+ * There are 4 bucket ways per slot (load <= 25% at max_flows), so without
+ * cuckoo moves a key finds both its buckets full about never; when it does
+ * the flow is refused like on a full table (insert_fail_full).
+ * Slot indexes come from a stack of free slots (LIFO: a freed, cache-warm
+ * slot is the next one used).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -11,14 +26,20 @@
 #include <rte_common.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
-#include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
+#if defined(RTE_ARCH_X86)
+#include <emmintrin.h>
+#endif
+
 #include "flow.h"
 
-#define HASH_SEED 0x6b1c3f2d
+#define HASH_SEED   0x6b1c3f2d
+#define HASH_SEED_B 0x2f3a9c61
+
+#define BUCKET_WAYS 8
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
@@ -37,9 +58,27 @@ enum { TC_TCP = 0, TC_UDP, TC_OTHER };
 /* Index into bl_flow_table.timeout[]. */
 enum { TO_TCP_EST = 0, TO_TCP_TRANSIENT, TO_UDP, TO_OTHER, TO_MAX };
 
+/* One bucket, one cache line: sig 0 marks a free way. */
+struct bucket {
+	uint16_t sig[BUCKET_WAYS];
+	uint32_t slot[BUCKET_WAYS];
+	uint32_t spilled; /* keys of this primary bucket placed in their secondary */
+	uint32_t pad[3];
+} __attribute__((aligned(64)));
+
+/* One flow: the hashed part of its key, then its entry (two cache lines). */
+struct slot {
+	uint64_t key[BL_FLOW_KEY_LEN / 8];
+	uint64_t pad[(64 - BL_FLOW_KEY_LEN) / 8];
+	struct bl_flow_entry e;
+};
+
 struct bl_flow_table {
-	struct rte_hash *h;
-	struct bl_flow_entry *entries; /* nslots, indexed by rte_hash position */
+	struct bucket *buckets;
+	struct slot *slots; /* nslots */
+	uint32_t *free;	    /* stack of free slot indexes */
+	uint32_t nfree;
+	uint32_t bmask; /* buckets - 1 (a power of two) */
 	uint32_t nslots;
 	uint32_t max_flows;
 	uint32_t live;
@@ -56,9 +95,10 @@ struct bl_flow_table {
 };
 
 _Static_assert(sizeof(struct bl_flow_entry) == 64, "flow entry is one cache line");
+_Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
+_Static_assert(sizeof(struct slot) == 128 && offsetof(struct slot, e) == 64,
+	       "a slot is its key's line then its entry's line");
 _Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN, "hashed part of the key");
-_Static_assert(BL_FLOW_KEY_LEN % 16 == 0 && BL_FLOW_KEY_LEN <= 128,
-	       "a key length rte_hash compares with vector instructions");
 _Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
 		       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
 	       "key_hash() knows the key's words");
@@ -66,22 +106,39 @@ _Static_assert(sizeof(struct bl_flow_counters) % sizeof(uint64_t) == 0,
 	       "counters are uint64_t only");
 
 /*
- * CRC32-C of a key (len a multiple of 8), equal to rte_hash_crc() but
- * loading through memcpy: rte_hash_crc() reads the key as uint64_t, and
- * under strict aliasing the compiler may then hoist those reads above the
- * stores that build the key (seen at -O3: keys differing only in their
- * ports all hashed alike). Also the table's hash_func, so both agree.
+ * The flow hash, over the key's words as a little-endian load sees them
+ * (w0: family, proto, vlan, ports; a0, a1: endpoint 0's address; b0, b1:
+ * endpoint 1's). Two independent CRC32-C chains so their latencies
+ * overlap; an IPv4 key's second address words are zero and skipped (the
+ * family in w0 keeps the families apart). Low bits pick the bucket, the
+ * high 16 are the signature.
  */
-static uint32_t key_crc(const void *key, uint32_t len, uint32_t init)
+static inline uint32_t words_hash(uint64_t w0, uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1,
+				  bool v6)
 {
-	const uint8_t *p = key;
-	uint64_t v;
+	uint32_t x = rte_hash_crc_8byte(w0, HASH_SEED);
+	uint32_t y = rte_hash_crc_8byte(b0, HASH_SEED_B);
 
-	for (uint32_t i = 0; i + 8 <= len; i += 8) {
-		memcpy(&v, p + i, sizeof(v));
-		init = rte_hash_crc_8byte(v, init);
+	x = rte_hash_crc_8byte(a0, x);
+	if (v6) {
+		x = rte_hash_crc_8byte(a1, x);
+		y = rte_hash_crc_8byte(b1, y);
 	}
-	return init;
+	return x ^ (y << 16 | y >> 16);
+}
+
+/* words_hash() of a key in memory (a stored key, or a built one read back). */
+static uint32_t key_mem_hash(const void *key)
+{
+	uint64_t w[BL_FLOW_KEY_LEN / 8];
+
+	memcpy(w, key, sizeof(w));
+	w[0] = rte_cpu_to_le_64(w[0]);
+	w[1] = rte_cpu_to_le_64(w[1]);
+	w[2] = rte_cpu_to_le_64(w[2]);
+	w[3] = rte_cpu_to_le_64(w[3]);
+	w[4] = rte_cpu_to_le_64(w[4]);
+	return words_hash(w[0], w[1], w[2], w[3], w[4], ((const uint8_t *)key)[0] == 6);
 }
 
 const char *const bl_flow_counter_names[] = {
@@ -115,15 +172,22 @@ void bl_flow_config_defaults(struct bl_flow_config *c)
 	c->evict_probe = 32;
 }
 
-/* Create the hash (with ~25% headroom so cuckoo paths rarely fail below
- * max_flows) and the entry array. */
+/* Buckets: a power of two with 4 ways per slot (two at the least). */
+static uint32_t bucket_count(uint32_t slots)
+{
+	uint32_t n = 2;
+
+	while (n * BUCKET_WAYS < 4 * (uint64_t)slots)
+		n *= 2;
+	return n;
+}
+
+/* Create the buckets, the slots and the free stack on the config's socket. */
 struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 {
-	struct rte_hash_parameters hp = { 0 };
 	struct bl_flow_table *t;
+	uint32_t nb;
 	uint64_t hz;
-	int32_t max_id;
-	int err;
 
 	if (c == NULL || c->name == NULL || c->max_flows < 8 || c->max_flows > (1u << 28) ||
 	    (c->full_policy == BL_FLOW_FULL_EVICT_IDLE && c->evict_idle_s == 0) ||
@@ -133,35 +197,24 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 		errno = EINVAL;
 		return NULL;
 	}
-	t = rte_zmalloc_socket("bl_flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE, c->socket_id);
-	if (t == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	hp.name = c->name;
-	hp.entries = c->max_flows + c->max_flows / 4;
-	hp.key_len = BL_FLOW_KEY_LEN;
-	hp.hash_func = key_crc;
-	hp.hash_func_init_val = HASH_SEED;
-	hp.socket_id = c->socket_id;
-	hp.extra_flag = 0; /* one writer, one reader: the owning worker */
-	t->h = rte_hash_create(&hp);
-	if (t->h == NULL) {
-		err = rte_errno ? rte_errno : ENOMEM;
-		goto out_free_table;
-	}
-	max_id = rte_hash_max_key_id(t->h);
-	if (max_id < 0) {
-		err = EINVAL;
-		goto out_free_hash;
-	}
-	t->nslots = (uint32_t)max_id + 1;
-	t->entries = rte_zmalloc_socket("bl_flow_entries", (size_t)t->nslots * sizeof(*t->entries),
+	t = rte_zmalloc_socket(c->name, sizeof(*t), RTE_CACHE_LINE_SIZE, c->socket_id);
+	if (t == NULL)
+		goto out_nomem;
+	nb = bucket_count(c->max_flows);
+	t->bmask = nb - 1;
+	t->nslots = c->max_flows;
+	t->buckets = rte_zmalloc_socket(c->name, (size_t)nb * sizeof(*t->buckets),
 					RTE_CACHE_LINE_SIZE, c->socket_id);
-	if (t->entries == NULL) {
-		err = ENOMEM;
-		goto out_free_hash;
-	}
+	t->slots = rte_zmalloc_socket(c->name, (size_t)t->nslots * sizeof(*t->slots),
+				      sizeof(struct slot), c->socket_id);
+	t->free = rte_malloc_socket(c->name, (size_t)t->nslots * sizeof(*t->free),
+				    RTE_CACHE_LINE_SIZE, c->socket_id);
+	if (t->buckets == NULL || t->slots == NULL || t->free == NULL)
+		goto out_free;
+	/* slot 0 on top: the first flows fill the array from its start */
+	for (uint32_t i = 0; i < t->nslots; i++)
+		t->free[i] = t->nslots - 1 - i;
+	t->nfree = t->nslots;
 	hz = c->tsc_hz ? c->tsc_hz : rte_get_tsc_hz();
 	t->timeout[TO_TCP_EST] = hz * c->timeout_tcp_established;
 	t->timeout[TO_TCP_TRANSIENT] = hz * c->timeout_tcp_transient;
@@ -174,11 +227,10 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 	t->full_policy = c->full_policy;
 	return t;
 
-out_free_hash:
-	rte_hash_free(t->h);
-out_free_table:
-	rte_free(t);
-	errno = err;
+out_free:
+	bl_flow_free(t);
+out_nomem:
+	errno = ENOMEM;
 	return NULL;
 }
 
@@ -186,8 +238,9 @@ void bl_flow_free(struct bl_flow_table *t)
 {
 	if (t == NULL)
 		return;
-	rte_free(t->entries);
-	rte_hash_free(t->h);
+	rte_free(t->free);
+	rte_free(t->slots);
+	rte_free(t->buckets);
 	rte_free(t);
 }
 
@@ -204,9 +257,9 @@ static inline int addr_cmp(const uint64_t *a, const uint64_t *b)
 }
 
 /*
- * key_crc() of a key just built, from the values in registers: reading the
- * key back right after its narrow stores stalls on store forwarding. The
- * first word is the key's first 8 bytes as a little-endian load sees them.
+ * key_mem_hash() of a key just built, from the values in registers:
+ * reading the key back right after its narrow stores stalls on store
+ * forwarding.
  */
 static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa, uint16_t pb,
 				const uint64_t *lo, const uint64_t *hi)
@@ -214,19 +267,14 @@ static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa, uint16
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 	uint64_t w0 = (uint64_t)k->family | (uint64_t)k->proto << 8 | (uint64_t)k->vlan << 16 |
 		      (uint64_t)pa << 32 | (uint64_t)pb << 48;
-	uint32_t h = rte_hash_crc_8byte(w0, HASH_SEED);
 
-	h = rte_hash_crc_8byte(lo[0], h);
-	h = rte_hash_crc_8byte(lo[1], h);
-	h = rte_hash_crc_8byte(hi[0], h);
-	h = rte_hash_crc_8byte(hi[1], h);
-	return rte_hash_crc_8byte(0, h); /* k->zero */
+	return words_hash(w0, lo[0], lo[1], hi[0], hi[1], k->family == 6);
 #else
 	RTE_SET_USED(pa);
 	RTE_SET_USED(pb);
 	RTE_SET_USED(lo);
 	RTE_SET_USED(hi);
-	return key_crc(k, BL_FLOW_KEY_LEN, HASH_SEED);
+	return key_mem_hash(k);
 #endif
 }
 
@@ -294,34 +342,179 @@ int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k)
 	return bl_flow_key_from_l3(&p->l3[0], p->nvlan ? p->vlan[0] : 0, k);
 }
 
-/* Bulk lookups with the precomputed hashes, BL_FLOW_BURST_MAX at a time. */
+/* Signature of a hash: never 0, which marks a free way. */
+static inline uint16_t hash_sig(uint32_t h)
+{
+	return (uint16_t)(h >> 16) | 1;
+}
+
+static inline struct bucket *prim_bucket(const struct bl_flow_table *t, uint32_t h)
+{
+	return &t->buckets[h & t->bmask];
+}
+
+/* A key's other bucket, never its primary: the xor flips bit 0 at least. */
+static inline struct bucket *sec_bucket(const struct bl_flow_table *t, uint32_t h)
+{
+	uint32_t alt = (((uint32_t)hash_sig(h) * 0x9e3779b1u) >> 8) | 1;
+
+	return &t->buckets[(h ^ alt) & t->bmask];
+}
+
+/* Ways of `b` holding signature `sig`: bit 2*w for way w. */
+static inline unsigned ways_of(const struct bucket *b, uint16_t sig)
+{
+#if defined(RTE_ARCH_X86)
+	__m128i v = _mm_load_si128((const __m128i *)(const void *)b->sig);
+	__m128i eq = _mm_cmpeq_epi16(v, _mm_set1_epi16((short)sig));
+
+	return (unsigned)_mm_movemask_epi8(eq) & 0x5555u;
+#else
+	unsigned m = 0;
+
+	for (unsigned w = 0; w < BUCKET_WAYS; w++)
+		if (b->sig[w] == sig)
+			m |= 1u << (2 * w);
+	return m;
+#endif
+}
+
+/* First way in a ways_of() mask. */
+static inline unsigned way_first(unsigned m)
+{
+	return (unsigned)__builtin_ctz(m) >> 1;
+}
+
+static inline bool key_eq(const struct slot *s, const struct bl_flow_key *k)
+{
+	uint64_t w[BL_FLOW_KEY_LEN / 8];
+
+	memcpy(w, k, sizeof(w));
+	return ((s->key[0] ^ w[0]) | (s->key[1] ^ w[1]) | (s->key[2] ^ w[2]) | (s->key[3] ^ w[3]) |
+		(s->key[4] ^ w[4]) | (s->key[5] ^ w[5])) == 0;
+}
+
+/* Slot of `k` among the ways `m` of `b`, or -1. */
+static inline int32_t ways_find(const struct bl_flow_table *t, const struct bucket *b, unsigned m,
+				const struct bl_flow_key *k)
+{
+	for (; m; m &= m - 1) {
+		uint32_t s = b->slot[way_first(m)];
+
+		if (key_eq(&t->slots[s], k))
+			return (int32_t)s;
+	}
+	return -1;
+}
+
+/* Slot of `k`, or -1: its primary bucket, its secondary when one spilled. */
+static int32_t table_find(const struct bl_flow_table *t, const struct bl_flow_key *k)
+{
+	const struct bucket *b = prim_bucket(t, k->hash);
+	uint16_t sig = hash_sig(k->hash);
+	int32_t s = ways_find(t, b, ways_of(b, sig), k);
+
+	if (s < 0 && b->spilled) {
+		const struct bucket *b2 = sec_bucket(t, k->hash);
+
+		s = ways_find(t, b2, ways_of(b2, sig), k);
+	}
+	return s;
+}
+
+/*
+ * Take a free slot for `k` (not in the table) and link it in a free way of
+ * its primary bucket, else of its secondary. Returns the slot or -ENOSPC.
+ */
+static int32_t table_insert(struct bl_flow_table *t, const struct bl_flow_key *k)
+{
+	struct bucket *p = prim_bucket(t, k->hash), *b = p;
+	unsigned w = ways_of(b, 0);
+	uint32_t s;
+
+	if (t->nfree == 0)
+		return -ENOSPC;
+	if (!w) {
+		b = sec_bucket(t, k->hash);
+		w = ways_of(b, 0);
+		if (!w)
+			return -ENOSPC;
+		p->spilled++;
+	}
+	s = t->free[--t->nfree];
+	memcpy(t->slots[s].key, k, BL_FLOW_KEY_LEN);
+	b->slot[way_first(w)] = s;
+	b->sig[way_first(w)] = hash_sig(k->hash);
+	return (int32_t)s;
+}
+
+/* Unlink slot `s` (key hash `h`) from its bucket and free it. */
+static void table_remove(struct bl_flow_table *t, uint32_t s, uint32_t h)
+{
+	struct bucket *p = prim_bucket(t, h), *b = p;
+	uint16_t sig = hash_sig(h);
+
+	for (unsigned pass = 0; pass < 2; pass++, b = sec_bucket(t, h)) {
+		for (unsigned m = ways_of(b, sig); m; m &= m - 1) {
+			unsigned w = way_first(m);
+
+			if (b->slot[w] != s)
+				continue;
+			b->sig[w] = 0;
+			if (b != p)
+				p->spilled--;
+			t->free[t->nfree++] = s;
+			return;
+		}
+	}
+}
+
+void bl_flow_prefetch(const struct bl_flow_table *t, const struct bl_flow_key *k)
+{
+	rte_prefetch0(prim_bucket(t, k->hash));
+}
+
+/*
+ * Bulk lookups with the precomputed hashes, BL_FLOW_BURST_MAX at a time,
+ * in three passes so each pass's cache misses overlap: every bucket line
+ * is requested, then signatures are matched and the first candidate
+ * slot's two lines requested, then keys compared.
+ */
 unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
 			      uint64_t now, struct bl_flow_entry **out)
 {
-	const void *kp[BL_FLOW_BURST_MAX];
-	hash_sig_t sig[BL_FLOW_BURST_MAX];
-	int32_t pos[BL_FLOW_BURST_MAX];
+	const struct bucket *b[BL_FLOW_BURST_MAX];
+	unsigned ways[BL_FLOW_BURST_MAX];
 	unsigned done, m, i, hits = 0;
 
 	RTE_SET_USED(now);
 	for (done = 0; done < n; done += m) {
+		const struct bl_flow_key *k = keys + done;
+
 		m = RTE_MIN(n - done, (unsigned)BL_FLOW_BURST_MAX);
 		for (i = 0; i < m; i++) {
-			kp[i] = &keys[done + i];
-			sig[i] = keys[done + i].hash;
-		}
-		if (rte_hash_lookup_with_hash_bulk(t->h, kp, sig, m, pos) < 0) {
-			for (i = 0; i < m; i++)
-				pos[i] = -ENOENT;
+			b[i] = prim_bucket(t, k[i].hash);
+			rte_prefetch0(b[i]);
 		}
 		for (i = 0; i < m; i++) {
-			if (pos[i] >= 0) {
-				out[done + i] = &t->entries[pos[i]];
-				rte_prefetch0(out[done + i]);
-				hits++;
-			} else {
-				out[done + i] = NULL;
+			ways[i] = ways_of(b[i], hash_sig(k[i].hash));
+			if (ways[i]) {
+				const struct slot *s = &t->slots[b[i]->slot[way_first(ways[i])]];
+
+				rte_prefetch0(s->key);
+				rte_prefetch0(&s->e);
 			}
+		}
+		for (i = 0; i < m; i++) {
+			int32_t s = ways_find(t, b[i], ways[i], &k[i]);
+
+			if (s < 0 && b[i]->spilled) {
+				const struct bucket *b2 = sec_bucket(t, k[i].hash);
+
+				s = ways_find(t, b2, ways_of(b2, hash_sig(k[i].hash)), &k[i]);
+			}
+			out[done + i] = s >= 0 ? &t->slots[s].e : NULL;
+			hits += s >= 0;
 		}
 	}
 	t->ctr.lookups += n;
@@ -330,14 +523,12 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key 
 	return hits;
 }
 
-/* Delete the entry at `pos` from the hash and the array. */
+/* Delete the flow in slot `pos`. */
 static void slot_delete(struct bl_flow_table *t, uint32_t pos)
 {
-	struct bl_flow_entry *e = &t->entries[pos];
-	void *key;
+	struct bl_flow_entry *e = &t->slots[pos].e;
 
-	if (rte_hash_get_key_with_position(t->h, (int32_t)pos, &key) == 0)
-		rte_hash_del_key_with_hash(t->h, key, e->hash);
+	table_remove(t, pos, e->hash);
 	memset(e, 0, sizeof(*e));
 	t->live--;
 	t->del_seq++;
@@ -368,9 +559,9 @@ static bool evict_one(struct bl_flow_table *t, uint64_t now)
 	for (i = 0; i < t->evict_probe; i++) {
 		pos = t->evict_hand;
 		t->evict_hand = pos + 1 == t->nslots ? 0 : pos + 1;
-		if (!t->entries[pos].in_use || now < t->entries[pos].last_tsc)
+		if (!t->slots[pos].e.in_use || now < t->slots[pos].e.last_tsc)
 			continue;
-		idle = now - t->entries[pos].last_tsc;
+		idle = now - t->slots[pos].e.last_tsc;
 		if (idle >= t->evict_idle && idle >= best_idle) {
 			best = pos;
 			best_idle = idle;
@@ -387,7 +578,7 @@ static bool evict_one(struct bl_flow_table *t, uint64_t now)
 static enum bl_flow_outcome slot_add(struct bl_flow_table *t, const struct bl_flow_key *k,
 				     uint64_t now, int32_t *pos)
 {
-	*pos = t->live < t->max_flows ? rte_hash_add_key_with_hash(t->h, k, k->hash) : -ENOSPC;
+	*pos = t->live < t->max_flows ? table_insert(t, k) : -ENOSPC;
 	if (*pos >= 0)
 		return BL_FLOW_TRACKED;
 	t->ctr.insert_fail_full++;
@@ -395,7 +586,7 @@ static enum bl_flow_outcome slot_add(struct bl_flow_table *t, const struct bl_fl
 	case BL_FLOW_FULL_STATELESS: t->ctr.stateless_passed++; return BL_FLOW_PASS_UNTRACKED;
 	case BL_FLOW_FULL_EVICT_IDLE:
 		if (evict_one(t, now)) {
-			*pos = rte_hash_add_key_with_hash(t->h, k, k->hash);
+			*pos = table_insert(t, k);
 			if (*pos >= 0)
 				return BL_FLOW_TRACKED;
 		}
@@ -446,7 +637,7 @@ static enum bl_flow_outcome flow_create(struct bl_flow_table *t, const struct bl
 	o = slot_add(t, k, now, &pos);
 	if (o != BL_FLOW_TRACKED)
 		return o;
-	e = &t->entries[pos];
+	e = &t->slots[pos].e;
 	memset(e, 0, sizeof(*e));
 	e->hash = k->hash;
 	e->state = state;
@@ -555,9 +746,9 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
 		e = NULL;
 	if (e == NULL) {
 		/* an earlier packet of this burst may have created it */
-		pos = rte_hash_lookup_with_hash(t->h, k, k->hash);
+		pos = table_find(t, k);
 		if (pos >= 0) {
-			e = &t->entries[pos];
+			e = &t->slots[pos].e;
 		} else {
 			o = flow_create(t, k, now, &e);
 			if (o != BL_FLOW_TRACKED)
@@ -594,7 +785,7 @@ unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now, unsigned budget)
 	for (i = 0; i < budget; i++) {
 		pos = t->hand;
 		t->hand = pos + 1 == t->nslots ? 0 : pos + 1;
-		e = &t->entries[pos];
+		e = &t->slots[pos].e;
 		if (!e->in_use || now <= e->last_tsc || now - e->last_tsc <= entry_timeout(t, e))
 			continue;
 		slot_delete(t, pos);
@@ -615,9 +806,11 @@ int bl_flow_remove(struct bl_flow_table *t, struct bl_flow_entry *e)
 {
 	uintptr_t pos;
 
-	if (e < t->entries || e >= t->entries + t->nslots || !e->in_use)
+	if ((uintptr_t)e < (uintptr_t)t->slots || (uintptr_t)e >= (uintptr_t)(t->slots + t->nslots))
 		return -ENOENT;
-	pos = (uintptr_t)(e - t->entries);
+	pos = ((uintptr_t)e - (uintptr_t)t->slots) / sizeof(struct slot);
+	if (e != &t->slots[pos].e || !e->in_use)
+		return -ENOENT;
 	slot_delete(t, (uint32_t)pos);
 	t->ctr.removed++;
 	return 0;
@@ -710,24 +903,22 @@ int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor, struct bl_flow
 		 struct bl_flow_entry *e, uint64_t *skipped)
 {
 	for (uint32_t pos = *cursor; pos < t->nslots; pos++) {
-		const volatile struct bl_flow_entry *ve = &t->entries[pos];
+		const volatile struct bl_flow_entry *ve = &t->slots[pos].e;
 
 		if (!ve->in_use)
 			continue;
 		/* a few tries: a busy flow changes between two copies */
 		for (unsigned attempt = 0; attempt < 4; attempt++) {
 			struct bl_flow_entry again;
-			void *key;
 
 			memcpy(e, (const void *)ve, sizeof(*e));
-			if (!e->in_use || rte_hash_get_key_with_position(t->h, (int32_t)pos, &key))
+			if (!e->in_use)
 				continue;
-			memcpy(k, key, BL_FLOW_KEY_LEN);
+			memcpy(k, t->slots[pos].key, BL_FLOW_KEY_LEN);
 			/* the key and the first copy are read before the second copy */
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
 			memcpy(&again, (const void *)ve, sizeof(again));
-			if (memcmp(&again, e, sizeof(again)) ||
-			    key_crc(k, BL_FLOW_KEY_LEN, HASH_SEED) != e->hash)
+			if (memcmp(&again, e, sizeof(again)) || key_mem_hash(k) != e->hash)
 				continue;
 			k->hash = e->hash;
 			k->side = e->init_side;

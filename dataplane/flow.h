@@ -35,13 +35,13 @@
 
 #include "parse.h"
 
-/* Largest n accepted by bl_flow_lookup_burst in one call (rte_hash bulk). */
+/* Keys bl_flow_lookup_burst pipelines together (larger n: in chunks). */
 #define BL_FLOW_BURST_MAX 64
 
 /*
  * Bytes of struct bl_flow_key that are hashed and compared: 40 bytes of
- * tuple padded to 48, a length rte_hash compares with vector instructions
- * (its generic compare is memcmp), and a 64-byte key slot in the table.
+ * tuple padded to 48 (six 64-bit words), stored in the first cache line of
+ * the flow's slot in the table.
  */
 #define BL_FLOW_KEY_LEN 48
 
@@ -106,7 +106,8 @@ struct bl_flow_entry {
 	uint8_t init_side;    /* key endpoint (0/1) that initiated */
 	uint8_t in_use;	      /* slot holds a live flow */
 	uint8_t tclass;	      /* timeout class (internal) */
-	uint8_t pad[4];
+	uint32_t rule_slot;   /* counter slot of rule_id: the flow's packets count
+				 to their rule without reading the policy's rules */
 } __attribute__((aligned(64)));
 
 /* What to do with a TCP packet that is not a SYN and has no entry. */
@@ -125,7 +126,7 @@ enum bl_flow_full_policy {
 
 /* Table configuration. Timeouts in seconds; bl_flow_config_defaults() first. */
 struct bl_flow_config {
-	const char *name;		  /* rte_hash name, unique per process */
+	const char *name;		  /* names the table's memory zones */
 	int socket_id;			  /* NUMA socket of the worker (SOCKET_ID_ANY ok) */
 	uint32_t max_flows;		  /* live entries at most (>= 8) */
 	uint64_t tsc_hz;		  /* 0: rte_get_tsc_hz(); tests pass their own */
@@ -186,8 +187,8 @@ struct bl_flow_table; /* opaque, one per worker */
 void bl_flow_config_defaults(struct bl_flow_config *c);
 
 /*
- * Create a table on the config's socket: an rte_hash sized with headroom
- * over max_flows plus a preallocated entry array. Call from the control
+ * Create a table on the config's socket: max_flows slots (key and entry)
+ * and their buckets, all allocated here. Call from the control
  * thread before the worker starts. Returns NULL with errno on failure.
  */
 struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c);
@@ -208,6 +209,13 @@ int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k);
  * find the flow it belongs to) and VLAN id.
  */
 int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k);
+
+/*
+ * Request the cache line where bl_flow_lookup_burst() will first look for
+ * `k` (its bucket). The worker calls it as each key is built, so the line
+ * arrives while the rest of the burst's keys are built.
+ */
+void bl_flow_prefetch(const struct bl_flow_table *t, const struct bl_flow_key *k);
 
 /*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
@@ -268,18 +276,19 @@ static inline unsigned bl_flow_dir(const struct bl_flow_entry *e, const struct b
 
 /* Record the policy's judgement of a flow (the verdict slot). */
 static inline void bl_flow_verdict_set(struct bl_flow_entry *e, uint8_t verdict, uint32_t gen,
-				       uint16_t rule_id)
+				       uint16_t rule_id, uint32_t rule_slot)
 {
 	e->verdict = verdict;
 	e->verdict_gen = gen;
 	e->rule_id = rule_id;
+	e->rule_slot = rule_slot;
 }
 
 /*
  * For the control thread while the worker runs (blctl flows): copy the next
  * live flow at or after slot *cursor into *k and *e, and set *cursor past
- * it. Reads only, never writes: the entry array and rte_hash's key store
- * are fixed for the table's life, so a racing worker can at worst make a
+ * it. Reads only, never writes: the slot array (keys and entries) is
+ * fixed for the table's life, so a racing worker can at worst make a
  * copy inconsistent; two copies must agree and the key must hash to the
  * entry's hash, else the slot is skipped and counted in *skipped.
  * Returns 0, or -ENOENT past the last slot.

@@ -26,9 +26,9 @@ static enum bl_verdict meter(struct bl_worker *w, const struct bl_rt_rule *r, st
 
 enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
 			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
-			       uint64_t now, unsigned *reason)
+			       uint32_t slot, uint64_t now, unsigned *reason)
 {
-	struct bl_rule_ctr *c = &w->seam.ctr[bl_rt_result_slot(rt, rule)];
+	struct bl_rule_ctr *c = &w->seam.ctr[slot];
 
 	c->packets++;
 	c->bytes += rte_pktmbuf_pkt_len(m);

@@ -51,12 +51,13 @@ struct rte_mbuf;
 
 /*
  * Act on decision (action, rule) of policy `rt` for packet `m` of flow `e`
- * (NULL when untracked): count it to the rule, charge meters, build reject
- * replies. Returns PASS or DROP; on DROP *reason is the drop reason.
+ * (NULL when untracked): count it to the rule's counter `slot`
+ * (bl_rt_result_slot(), or the flow's cached copy), charge meters, build
+ * reject replies. Returns PASS or DROP; on DROP *reason is the drop reason.
  */
 enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
 			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
-			       uint64_t now, unsigned *reason);
+			       uint32_t slot, uint64_t now, unsigned *reason);
 
 /* What an ICMP error that quotes a flow does when that flow was judged
  * `action`: the flow's fate (errors are never rejected nor metered). */

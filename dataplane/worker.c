@@ -379,8 +379,9 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 		action = r->action;
 		rule = r->rule;
 		gen = r->gen;
+		rule_slot = bl_rt_result_slot(rt, rule);
 		if (e && !quote)
-			bl_flow_verdict_set(e, action, gen, rule);
+			bl_flow_verdict_set(e, action, gen, rule, rule_slot);
 		if (r->log_rule != BL_RT_RULE_NONE) {
 			struct bl_rule_ctr *c = &w->seam.ctr[rt->rules[r->log_rule].slot];
 
@@ -399,12 +400,12 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 		action = e->verdict;
 		rule = e->rule_id;
 		gen = e->verdict_gen;
+		rule_slot = e->rule_slot;
 	}
-	v = bl_verdict_act(w, rt, m, e, action, rule, now, reason);
+	v = bl_verdict_act(w, rt, m, e, action, rule, rule_slot, now, reason);
 	/* without a policy, `default_ip: drop` keeps its old counter */
 	if (v == BL_VERDICT_DROP && !rt->has_policy)
 		*reason = BL_DROP_VERDICT;
-	rule_slot = bl_rt_result_slot(rt, rule);
 	ev_reason = !e				 ? BL_REASON_UNTRACKED
 		    : rule == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
 						 : BL_REASON_RULE;
@@ -458,10 +459,12 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 				plan[i] = PLAN_DONE; /* refused first, or a later fragment */
 		}
 		if (plan[i] == PLAN_FLOW) {
-			if (bl_flow_key_build(p, &keys[nk]) == 0)
+			if (bl_flow_key_build(p, &keys[nk]) == 0) {
+				bl_flow_prefetch(w->flows, &keys[nk]);
 				kidx[i] = nk++;
-			else
+			} else {
 				kidx[i] = UINT32_MAX;
+			}
 		}
 	}
 	if (nk)
@@ -494,8 +497,11 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		if (fos[i] == BL_FLOW_DROP_MIDSTREAM || fos[i] == BL_FLOW_DROP_FULL)
 			continue;
 		if (fos[i] == BL_FLOW_TRACKED && !quote && e->verdict != BL_FLOW_VERDICT_NONE &&
-		    e->verdict_gen == rt->gen)
+		    e->verdict_gen == rt->gen) {
+			/* its rule's counter, bumped in the third pass */
+			rte_prefetch0(&w->seam.ctr[e->rule_slot]);
 			continue;
+		}
 		q[nq] = (struct bl_rt_query){
 			.l3 = &p->l3[0],
 			.vlan = p->nvlan ? p->vlan[0] : BL_RT_NO_VLAN,

@@ -257,12 +257,13 @@ Test(flow, tcp_handshake_and_fin_close)
 	cr_assert_eq(ctr(t)->tcp_rst, 0);
 
 	/* a new SYN on the closed tuple reopens it, verdict reset */
-	bl_flow_verdict_set(e, 3, 9, 42);
+	bl_flow_verdict_set(e, 3, 9, 42, 7);
 	s2c.l3[0].tcp_flags = SYN;
 	cr_assert_eq(step(t, &s2c, 100, &e), BL_FLOW_TRACKED);
 	cr_assert_eq(e->state, BL_FLOW_SYN_SENT);
 	cr_assert_eq(e->verdict, BL_FLOW_VERDICT_NONE);
 	cr_assert_eq(e->verdict_gen, 0);
+	cr_assert_eq(e->rule_slot, 0);
 	cr_assert_eq(e->pkts[0], 1);
 	cr_assert_eq(e->pkts[1], 0);
 	cr_assert_eq(ctr(t)->tcp_reopened, 1);
