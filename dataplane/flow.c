@@ -821,6 +821,15 @@ uint32_t bl_flow_count(const struct bl_flow_table *t)
 	return t->live;
 }
 
+uint32_t bl_flow_spilled(const struct bl_flow_table *t)
+{
+	uint32_t n = 0;
+
+	for (uint32_t b = 0; b <= t->bmask; b++)
+		n += t->buckets[b].spilled;
+	return n;
+}
+
 const struct bl_flow_counters *bl_flow_counters(const struct bl_flow_table *t)
 {
 	return &t->ctr;

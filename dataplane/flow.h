@@ -262,6 +262,12 @@ int bl_flow_remove(struct bl_flow_table *t, struct bl_flow_entry *e);
 /* Live entries in the table. */
 uint32_t bl_flow_count(const struct bl_flow_table *t);
 
+/*
+ * Live flows placed in their second bucket because the first was full: a
+ * walk over every bucket, for tests and status, never the fast path.
+ */
+uint32_t bl_flow_spilled(const struct bl_flow_table *t);
+
 /* The table's counters (read by its worker, or while it is stopped). */
 const struct bl_flow_counters *bl_flow_counters(const struct bl_flow_table *t);
 

@@ -596,3 +596,137 @@ Test(flow, config_and_names)
 	cr_assert_null(bl_flow_create(&c));
 	cr_assert_eq(errno, EINVAL);
 }
+
+/* A UDP flow numbered `i`: IPv4 for even i, IPv6 for odd, all distinct. */
+static struct bl_pkt nth_flow(uint32_t i)
+{
+	struct bl_pkt p = pkt4(UDP, 1, (uint16_t)(1024 + (i & 0x7fff)), 2, 53, 0);
+
+	p.l3[0].src[1] = (uint8_t)(i >> 15);
+	p.l3[0].src[2] = (uint8_t)(i >> 23);
+	if (i & 1) {
+		p.l3[0].family = 6;
+		p.l3[0].src[0] = 0x20;
+		p.l3[0].dst[0] = 0x20;
+		p.l3[0].src[15] = 1;
+		p.l3[0].dst[15] = 2;
+	}
+	return p;
+}
+
+/* Look every flow of nth_flow(0 .. n-1) up in bursts of 32; count the hits
+ * whose entry saw exactly `pkts` packets. */
+static uint32_t found(struct bl_flow_table *t, uint32_t n, uint64_t pkts)
+{
+	struct bl_flow_key k[32];
+	struct bl_flow_entry *e[32];
+	uint32_t ok = 0;
+
+	for (uint32_t i = 0; i < n; i += 32) {
+		unsigned m = RTE_MIN(32u, n - i);
+
+		for (unsigned j = 0; j < m; j++) {
+			struct bl_pkt p = nth_flow(i + j);
+
+			cr_assert_eq(bl_flow_key_build(&p, &k[j]), 0);
+		}
+		bl_flow_lookup_burst(t, k, m, 0, e);
+		for (unsigned j = 0; j < m; j++)
+			ok += e[j] != NULL && e[j]->pkts[0] + e[j]->pkts[1] == pkts;
+	}
+	return ok;
+}
+
+/* The table holds exactly max_flows flows, each found with its own entry;
+ * expiry returns every slot, so the same number fits again. */
+Test(flow, holds_max_flows_and_frees_every_slot)
+{
+	const uint32_t n = 65536;
+	struct bl_flow_table *t = table(n, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_entry *e;
+
+	for (unsigned round = 0; round < 2; round++) {
+		for (uint32_t i = 0; i < n; i++) {
+			struct bl_pkt p = nth_flow(i);
+
+			e = NULL;
+			cr_assert_eq(step(t, &p, 0, &e), BL_FLOW_TRACKED, "round %u flow %u", round,
+				     i);
+		}
+		cr_assert_eq(bl_flow_count(t), n);
+		cr_assert_eq(found(t, n, 1), n, "round %u", round);
+		{
+			struct bl_pkt extra = nth_flow(n);
+
+			e = NULL;
+			cr_assert_eq(step(t, &extra, 0, &e), BL_FLOW_DROP_FULL);
+		}
+		cr_assert_eq(bl_flow_expire(t, SEC(1000), n), n);
+		cr_assert_eq(bl_flow_count(t), 0);
+		cr_assert_eq(bl_flow_spilled(t), 0);
+		cr_assert_eq(found(t, n, 1), 0);
+	}
+	cr_assert_eq(ctr(t)->insert_fail_full, 2);
+	cr_assert_eq(ctr(t)->inserts, 2 * n);
+	bl_flow_free(t);
+}
+
+/* Flows whose first bucket is full go to their second one and are found
+ * there; removing them (or the first bucket's) keeps every other one. */
+Test(flow, second_bucket)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt p[12];
+	struct bl_flow_key k;
+	struct bl_flow_entry *e[12], *f;
+	uint32_t low = 0;
+	unsigned n = 0;
+
+	/* 12 flows whose hashes share their low 8 bits: one first bucket for
+	 * any table of up to 256 buckets, and this one has fewer */
+	for (uint32_t i = 0; n < 12 && i < 1000000; i++) {
+		struct bl_pkt c =
+			pkt4(UDP, 1, (uint16_t)(1 + i % 60000), 2, (uint16_t)(1 + i / 60000), 0);
+
+		cr_assert_eq(bl_flow_key_build(&c, &k), 0);
+		if (n == 0)
+			low = k.hash & 0xff;
+		if ((k.hash & 0xff) == low)
+			p[n++] = c;
+	}
+	cr_assert_eq(n, 12);
+	for (unsigned i = 0; i < 12; i++) {
+		e[i] = NULL;
+		cr_assert_eq(step(t, &p[i], 0, &e[i]), BL_FLOW_TRACKED, "flow %u", i);
+	}
+	cr_assert_eq(bl_flow_spilled(t), 4, "8 ways in the first bucket, 4 spilled");
+	for (unsigned i = 0; i < 12; i++) {
+		cr_assert_eq(bl_flow_key_build(&p[i], &k), 0);
+		bl_flow_lookup_burst(t, &k, 1, 0, &f);
+		cr_assert_eq(f, e[i], "flow %u found at its own entry", i);
+	}
+	/* two of the first bucket and two spilled ones go */
+	cr_assert_eq(bl_flow_remove(t, e[0]), 0);
+	cr_assert_eq(bl_flow_remove(t, e[3]), 0);
+	cr_assert_eq(bl_flow_remove(t, e[9]), 0);
+	cr_assert_eq(bl_flow_remove(t, e[11]), 0);
+	cr_assert_eq(bl_flow_spilled(t), 2);
+	cr_assert_eq(bl_flow_count(t), 8);
+	for (unsigned i = 0; i < 12; i++) {
+		bool gone = i == 0 || i == 3 || i == 9 || i == 11;
+
+		cr_assert_eq(bl_flow_key_build(&p[i], &k), 0);
+		bl_flow_lookup_burst(t, &k, 1, 0, &f);
+		cr_assert_eq(f, gone ? NULL : e[i], "flow %u", i);
+	}
+	/* back in: two fit in the first bucket's free ways, two spill */
+	for (unsigned i = 0; i < 12; i++) {
+		if (i != 0 && i != 3 && i != 9 && i != 11)
+			continue;
+		f = NULL;
+		cr_assert_eq(step(t, &p[i], 0, &f), BL_FLOW_TRACKED, "flow %u again", i);
+	}
+	cr_assert_eq(bl_flow_spilled(t), 4);
+	cr_assert_eq(bl_flow_count(t), 12);
+	bl_flow_free(t);
+}
