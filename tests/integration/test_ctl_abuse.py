@@ -45,6 +45,7 @@ ROUNDS = 6
 MAX_ROUNDS = 14  # when the first ROUNDS leave the estimate below the bound
 WINDOW_S = 5.0   # with the ramp, longer than the 5 s after which a stalled client is dropped
 RAMP_S = 1.0
+ABUSER_MAX_S = 120.0  # an abuser left alone (its test gone) stops by itself
 
 
 # ---- the abuser (a process of its own) ---------------------------------------
@@ -67,10 +68,13 @@ def reply(s):
 
 
 def abuser(path, out):
-    """Until SIGTERM: garbage, over-long lines, slow clients, crowds. Counts
-    what the daemon answered into `out` (JSON) at the end."""
+    """Until SIGTERM (or its parent test is gone, or ABUSER_MAX_S): garbage,
+    over-long lines, slow clients, crowds. Counts what the daemon answered
+    into `out` (JSON) at the end."""
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    parent = os.getppid()
+    deadline = time.monotonic() + ABUSER_MAX_S
     n = {"garbage_errors": 0, "too_long": 0, "slow_dropped": 0, "busy": 0, "served": 0,
          "refused_connect": 0}
     rng = random.Random(5)
@@ -135,6 +139,8 @@ def abuser(path, out):
                 c.close()
         except OSError:
             time.sleep(0.01)
+        if os.getppid() != parent or time.monotonic() > deadline:
+            break
     with open(out, "w") as f:
         json.dump(n, f)
 
@@ -172,13 +178,19 @@ def window(p, with_abuser, rss):
         ab = subprocess.Popen(["taskset", "-c", "0", sys.executable, __file__, "--abuser",
                                sock, out])
         time.sleep(RAMP_S)
-    a = p.sample("net_pcap0", "net_null0")
-    end = time.monotonic() + WINDOW_S
-    while time.monotonic() < end:
-        time.sleep(0.25)
-        if with_abuser:
-            rss.append(rss_kb(p.proc.pid))
-    b = p.sample("net_pcap0", "net_null0")
+    try:
+        a = p.sample("net_pcap0", "net_null0")
+        end = time.monotonic() + WINDOW_S
+        while time.monotonic() < end:
+            time.sleep(0.25)
+            if with_abuser:
+                rss.append(rss_kb(p.proc.pid))
+        b = p.sample("net_pcap0", "net_null0")
+    except BaseException:
+        if ab:  # the daemon or the sample failed: the abuser goes too
+            ab.kill()
+            ab.wait()
+        raise
     counts = None
     if ab:
         ab.send_signal(signal.SIGTERM)
