@@ -101,7 +101,7 @@ _Static_assert(sizeof(struct slot) == 128 && offsetof(struct slot, e) == 64,
 _Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN, "hashed part of the key");
 _Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
 		       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
-	       "key_hash() knows the key's words");
+	       "bl_flow_key_from_l3() knows the key's words");
 _Static_assert(sizeof(struct bl_flow_counters) % sizeof(uint64_t) == 0,
 	       "counters are uint64_t only");
 
@@ -257,44 +257,24 @@ static inline int addr_cmp(const uint64_t *a, const uint64_t *b)
 }
 
 /*
- * key_mem_hash() of a key just built, from the values in registers:
- * reading the key back right after its narrow stores stalls on store
- * forwarding.
+ * Canonical key of one IP layer: endpoints ordered by (address, port). The
+ * hashed part is built as six words in registers, stored once and hashed
+ * from the registers (reading the key back right after narrow stores
+ * would stall on store forwarding).
  */
-static inline uint32_t key_hash(const struct bl_flow_key *k, uint16_t pa, uint16_t pb,
-				const uint64_t *lo, const uint64_t *hi)
-{
-#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
-	uint64_t w0 = (uint64_t)k->family | (uint64_t)k->proto << 8 | (uint64_t)k->vlan << 16 |
-		      (uint64_t)pa << 32 | (uint64_t)pb << 48;
-
-	return words_hash(w0, lo[0], lo[1], hi[0], hi[1], k->family == 6);
-#else
-	RTE_SET_USED(pa);
-	RTE_SET_USED(pb);
-	RTE_SET_USED(lo);
-	RTE_SET_USED(hi);
-	return key_mem_hash(k);
-#endif
-}
-
-/* Canonical key of one IP layer: endpoints ordered by (address, port). */
 int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
 {
 	uint64_t a[2], b[2];
 	const uint64_t *lo, *hi;
 	uint16_t pa = 0, pb = 0;
+	uint8_t tcp_flags = 0, side;
 	int cmp;
 
 	if ((l3->family != 4 && l3->family != 6) || (l3->flags & BL_L3_FRAG_LATER))
 		return -ENOENT;
-	memset(k, 0, sizeof(*k));
-	k->family = l3->family;
-	k->proto = l3->proto;
-	k->vlan = vlan & 0x0fff;
 	switch (l3->proto) {
 	case IPPROTO_TCP_:
-		k->tcp_flags = l3->tcp_flags;
+		tcp_flags = l3->tcp_flags;
 		/* fall through */
 	case IPPROTO_UDP_:
 	case IPPROTO_SCTP_:
@@ -319,18 +299,44 @@ int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_ke
 	if (cmp < 0 || (cmp == 0 && pa <= pb)) {
 		lo = a;
 		hi = b;
-		k->side = 0;
+		side = 0;
 	} else {
 		lo = b;
 		hi = a;
 		RTE_SWAP(pa, pb);
-		k->side = 1;
+		side = 1;
 	}
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	{
+		/* family, proto, vlan, port[0], port[1] as the struct lays them */
+		uint64_t w[BL_FLOW_KEY_LEN / 8] = {
+			(uint64_t)l3->family | (uint64_t)l3->proto << 8 |
+				(uint64_t)(vlan & 0x0fff) << 16 | (uint64_t)pa << 32 |
+				(uint64_t)pb << 48,
+			lo[0],
+			lo[1],
+			hi[0],
+			hi[1],
+			0,
+		};
+
+		memcpy(k, w, sizeof(w));
+		k->hash = words_hash(w[0], w[1], w[2], w[3], w[4], l3->family == 6);
+	}
+#else
+	memset(k, 0, BL_FLOW_KEY_LEN);
+	k->family = l3->family;
+	k->proto = l3->proto;
+	k->vlan = vlan & 0x0fff;
 	memcpy(k->addr[0], lo, 16);
 	memcpy(k->addr[1], hi, 16);
 	k->port[0] = pa;
 	k->port[1] = pb;
-	k->hash = key_hash(k, pa, pb, lo, hi);
+	k->hash = key_mem_hash(k);
+#endif
+	k->side = side;
+	k->tcp_flags = tcp_flags;
+	k->pad = 0;
 	return 0;
 }
 

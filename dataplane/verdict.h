@@ -49,6 +49,14 @@ struct bl_verdict_seam {
 struct bl_worker;
 struct rte_mbuf;
 
+/* One packet of `bytes` to a rule's counter slot (bl_verdict_act() and the
+ * worker's allowed-flow fast path both count through here). */
+static inline void bl_verdict_count(const struct bl_verdict_seam *s, uint32_t slot, uint32_t bytes)
+{
+	s->ctr[slot].packets++;
+	s->ctr[slot].bytes += bytes;
+}
+
 /*
  * Act on decision (action, rule) of policy `rt` for packet `m` of flow `e`
  * (NULL when untracked): count it to the rule's counter `slot`

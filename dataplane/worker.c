@@ -568,6 +568,17 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		}
 		fo = fos[i];
 		e = ents[i];
+		/*
+		 * Most packets: a flow this generation allowed (its verdict was
+		 * cached, so it was not classified), no first fragment, no
+		 * per-packet events. What decide() would do for it, done here.
+		 */
+		if (likely(qidx[i] == UINT8_MAX && fo == BL_FLOW_TRACKED &&
+			   e->verdict == BL_RT_ALLOW && !is_frag_first[i] && !w->events_all)) {
+			bl_verdict_count(&w->seam, e->rule_slot, rte_pktmbuf_pkt_len(m));
+			forward(w, m);
+			continue;
+		}
 		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
 			v = BL_VERDICT_DROP;
 			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL
