@@ -65,6 +65,6 @@ int bl_cmd_check(int argc, char **argv)
 	bl_rt_free(rt);
 	bl_meters_free(meters);
 out_eal:
-	rte_eal_cleanup();
+	bl_eal_cleanup();
 	return ret;
 }

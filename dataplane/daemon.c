@@ -812,6 +812,20 @@ void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 		bl_port_stats(&d->port[p], &s->port[p]);
 }
 
+static char eal_rundir[PATH_MAX];
+
+void bl_eal_cleanup(void)
+{
+	snprintf(eal_rundir, sizeof(eal_rundir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+}
+
+void bl_eal_rundir_remove(void)
+{
+	if (eal_rundir[0])
+		rmdir(eal_rundir); /* fails, harmlessly, while the folder is not empty */
+}
+
 void bl_daemon_fini(struct bl_daemon *d)
 {
 	/* telemetry commands stop seeing this daemon before anything goes */
@@ -855,7 +869,7 @@ void bl_daemon_fini(struct bl_daemon *d)
 	bl_verdicts_free(d->verdicts);
 	d->verdicts = NULL;
 	if (d->eal_up)
-		rte_eal_cleanup();
+		bl_eal_cleanup();
 	d->eal_up = false;
 	if (d->obs_lock_up)
 		pthread_mutex_destroy(&d->obs_lock);

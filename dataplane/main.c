@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* `brightline`: the daemon and its offline tools, one subcommand each. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -31,6 +32,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	atexit(bl_eal_rundir_remove); /* first registered, so it runs after EAL's own */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -24,6 +24,7 @@
 
 #include "meter.h"
 #include "parse.h"
+#include "eal_down.h"
 
 #define TSC_HZ 1000000ull /* fake TSC, 1 MHz */
 #define TSC_B  (5 * TSC_HZ)
@@ -67,7 +68,7 @@ static void eal_up(void)
 
 static void eal_down(void)
 {
-	rte_eal_cleanup();
+	bl_test_eal_cleanup();
 }
 
 TestSuite(meter, .init = eal_up, .fini = eal_down, .timeout = 60);

@@ -21,6 +21,7 @@
 
 #include "parse.h"
 #include "reject.h"
+#include "eal_down.h"
 
 #define NB_MBUF 64
 #define TSC_HZ	1000000ull /* fake TSC: 1 MHz */
@@ -56,7 +57,7 @@ static void eal_up(void)
 static void eal_down(void)
 {
 	rte_mempool_free(mp);
-	rte_eal_cleanup();
+	bl_test_eal_cleanup();
 }
 
 TestSuite(reject, .init = eal_up, .fini = eal_down, .timeout = 60);

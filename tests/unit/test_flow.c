@@ -17,6 +17,7 @@
 #include <rte_eal.h>
 
 #include "flow.h"
+#include "eal_down.h"
 
 #define TSC_HZ 1000ull
 #define SEC(s) ((uint64_t)(s)*TSC_HZ)
@@ -49,7 +50,7 @@ static void eal_up(void)
 
 static void eal_down(void)
 {
-	rte_eal_cleanup();
+	bl_test_eal_cleanup();
 }
 
 TestSuite(flow, .init = eal_up, .fini = eal_down, .timeout = 60);

@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 
 #include "frag.h"
+#include "eal_down.h"
 
 #define TSC_HZ 1000ull
 #define SEC(s) ((uint64_t)(s)*TSC_HZ)
@@ -55,7 +56,7 @@ static void eal_up(void)
 static void eal_down(void)
 {
 	rte_mempool_free(mp);
-	rte_eal_cleanup();
+	bl_test_eal_cleanup();
 }
 
 TestSuite(frag, .init = eal_up, .fini = eal_down, .timeout = 60);

@@ -20,6 +20,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "policy_rt.h"
+#include "eal_down.h"
 
 static void eal_up(void)
 {
@@ -41,7 +42,7 @@ static void eal_up(void)
 
 static void eal_down(void)
 {
-	rte_eal_cleanup();
+	bl_test_eal_cleanup();
 }
 
 TestSuite(policy_rt, .init = eal_up, .fini = eal_down, .timeout = 120);
