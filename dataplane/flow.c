@@ -413,19 +413,29 @@ static inline int32_t ways_find(const struct bl_flow_table *t, const struct buck
 	return -1;
 }
 
-/* Slot of `k`, or -1: its primary bucket, its secondary when one spilled. */
-static int32_t table_find(const struct bl_flow_table *t, const struct bl_flow_key *k)
+/*
+ * Slot of `k`, or -1: among the ways `m` (its signature's) of its primary
+ * bucket `b`, then in its secondary bucket when `b` spilled any key.
+ */
+static inline int32_t pair_find(const struct bl_flow_table *t, const struct bucket *b, unsigned m,
+				const struct bl_flow_key *k)
 {
-	const struct bucket *b = prim_bucket(t, k->hash);
-	uint16_t sig = hash_sig(k->hash);
-	int32_t s = ways_find(t, b, ways_of(b, sig), k);
+	int32_t s = ways_find(t, b, m, k);
 
 	if (s < 0 && b->spilled) {
 		const struct bucket *b2 = sec_bucket(t, k->hash);
 
-		s = ways_find(t, b2, ways_of(b2, sig), k);
+		s = ways_find(t, b2, ways_of(b2, hash_sig(k->hash)), k);
 	}
 	return s;
+}
+
+/* Slot of `k`, or -1. */
+static int32_t table_find(const struct bl_flow_table *t, const struct bl_flow_key *k)
+{
+	const struct bucket *b = prim_bucket(t, k->hash);
+
+	return pair_find(t, b, ways_of(b, hash_sig(k->hash)), k);
 }
 
 /*
@@ -512,13 +522,8 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key 
 			}
 		}
 		for (i = 0; i < m; i++) {
-			int32_t s = ways_find(t, b[i], ways[i], &k[i]);
+			int32_t s = pair_find(t, b[i], ways[i], &k[i]);
 
-			if (s < 0 && b[i]->spilled) {
-				const struct bucket *b2 = sec_bucket(t, k[i].hash);
-
-				s = ways_find(t, b2, ways_of(b2, hash_sig(k[i].hash)), &k[i]);
-			}
 			out[done + i] = s >= 0 ? &t->slots[s].e : NULL;
 			hits += s >= 0;
 		}

@@ -18,7 +18,6 @@ between namespaces this test creates: host A (inside) sends UDP to host B
 Everything it creates (namespaces, veths, hugepage files and the run
 directory of its prefix) is removed at the end. Skips (exit 77) without
 root, hugepages or the DPDK tools."""
-import glob
 import json
 import re
 import shutil
@@ -26,6 +25,10 @@ import signal
 import subprocess
 import time
 from blpkt import *
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "benches"))
+from lib import bench  # noqa: E402
 
 TAG = "bo%d" % (os.getpid() % 100000)
 NS_BOX, NS_A, NS_B = TAG + "-box", TAG + "-a", TAG + "-b"
@@ -88,14 +91,6 @@ def skip(why):
 
 def run(*cmd, check=True):
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
-
-
-def hugepages_free():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("HugePages_Free:"):
-                return int(line.split()[1])
-    return 0
 
 
 def wait_for(what, fn, timeout=10.0, period=0.1):
@@ -173,9 +168,7 @@ def cleanup(procs):
         kill(p)
     for ns in (NS_BOX, NS_A, NS_B):
         run("ip", "netns", "del", ns, check=False)  # takes its veth ends along
-    for f in glob.glob("/dev/hugepages/%smap_*" % PREFIX):
-        os.unlink(f)
-    shutil.rmtree("/var/run/dpdk/" + PREFIX, ignore_errors=True)
+    bench.cleanup_prefix(PREFIX)
 
 
 if os.geteuid() != 0:
@@ -183,7 +176,7 @@ if os.geteuid() != 0:
 for tool in ("ip", "ethtool", "dpdk-telemetry.py", "dpdk-dumpcap"):
     if not shutil.which(tool):
         skip("%s not found (apt-get install dpdk iproute2)" % tool)
-if hugepages_free() < 128:
+if bench.hugepages_free() < 128:
     skip("fewer than 128 free hugepages (run scripts/setup.sh)")
 
 c = Check("obs_live")
