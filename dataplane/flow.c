@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 #include <rte_common.h>
 #include <rte_cycles.h>
@@ -32,6 +33,9 @@
 
 #if defined(RTE_ARCH_X86)
 #include <emmintrin.h>
+#endif
+#if defined(RTE_ARCH_X86_64) && defined(__SSE4_2__)
+#include <nmmintrin.h>
 #endif
 
 #include "flow.h"
@@ -98,7 +102,11 @@ _Static_assert(sizeof(struct bl_flow_entry) == 64, "flow entry is one cache line
 _Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
 _Static_assert(sizeof(struct slot) == 128 && offsetof(struct slot, e) == 64,
 	       "a slot is its key's line then its entry's line");
-_Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN, "hashed part of the key");
+_Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN &&
+		       offsetof(struct bl_flow_key, side) == BL_FLOW_KEY_LEN + 4 &&
+		       offsetof(struct bl_flow_key, tcp_flags) == BL_FLOW_KEY_LEN + 5 &&
+		       sizeof(struct bl_flow_key) == BL_FLOW_KEY_LEN + 8,
+	       "hashed part of the key, then hash, side, tcp_flags, pad");
 _Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
 		       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
 	       "bl_flow_key_from_l3() knows the key's words");
@@ -113,16 +121,27 @@ _Static_assert(sizeof(struct bl_flow_counters) % sizeof(uint64_t) == 0,
  * family in w0 keeps the families apart). Low bits pick the bucket, the
  * high 16 are the signature.
  */
+static inline uint32_t crc8b(uint64_t data, uint32_t init)
+{
+#if defined(RTE_ARCH_X86_64) && defined(__SSE4_2__)
+	/* the instruction itself: rte_hash_crc_8byte() tests which
+	 * implementation to use on every call */
+	return (uint32_t)_mm_crc32_u64(init, data);
+#else
+	return rte_hash_crc_8byte(data, init);
+#endif
+}
+
 static inline uint32_t words_hash(uint64_t w0, uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1,
 				  bool v6)
 {
-	uint32_t x = rte_hash_crc_8byte(w0, HASH_SEED);
-	uint32_t y = rte_hash_crc_8byte(b0, HASH_SEED_B);
+	uint32_t x = crc8b(w0, HASH_SEED);
+	uint32_t y = crc8b(b0, HASH_SEED_B);
 
-	x = rte_hash_crc_8byte(a0, x);
+	x = crc8b(a0, x);
 	if (v6) {
-		x = rte_hash_crc_8byte(a1, x);
-		y = rte_hash_crc_8byte(b1, y);
+		x = crc8b(a1, x);
+		y = crc8b(b1, y);
 	}
 	return x ^ (y << 16 | y >> 16);
 }
@@ -244,31 +263,32 @@ void bl_flow_free(struct bl_flow_table *t)
 	rte_free(t);
 }
 
-/* memcmp() of two 16-byte addresses held as two words each, inline. */
-static inline int addr_cmp(const uint64_t *a, const uint64_t *b)
+/* An unaligned native-endian load and store of one key word. */
+static inline uint64_t ld64(const void *p)
 {
-	for (unsigned i = 0; i < 2; i++) {
-		uint64_t x = rte_be_to_cpu_64(a[i]), y = rte_be_to_cpu_64(b[i]);
+	uint64_t v;
 
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	return 0;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void st64(void *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
 }
 
 /*
- * Canonical key of one IP layer: endpoints ordered by (address, port). The
- * hashed part is built as six words in registers, stored once and hashed
- * from the registers (reading the key back right after narrow stores
- * would stall on store forwarding).
+ * Canonical key of one IP layer: endpoints ordered by (address, port) as
+ * bytes. Built from four address words in registers: the order is one
+ * comparison and the swap conditional moves, then each key word is stored
+ * once and hashed from its register. (Pointers to on-stack copies made the
+ * compiler spill the words and read them back as 16-byte loads over 8-byte
+ * stores, a store-forwarding stall on every packet.)
  */
-int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
+static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
 {
-	uint64_t a[2], b[2];
-	const uint64_t *lo, *hi;
-	uint16_t pa = 0, pb = 0;
-	uint8_t tcp_flags = 0, side;
-	int cmp;
+	uint64_t a0, a1, b0, b1, x0, x1, y0, y1, w0;
+	uint32_t pa = 0, pb = 0, pt, tcp_flags = 0, swap, h;
 
 	if ((l3->family != 4 && l3->family != 6) || (l3->flags & BL_L3_FRAG_LATER))
 		return -ENOENT;
@@ -293,59 +313,75 @@ int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_ke
 		break;
 	default: break;
 	}
-	memcpy(a, l3->src, 16);
-	memcpy(b, l3->dst, 16);
-	cmp = addr_cmp(a, b);
-	if (cmp < 0 || (cmp == 0 && pa <= pb)) {
-		lo = a;
-		hi = b;
-		side = 0;
-	} else {
-		lo = b;
-		hi = a;
-		RTE_SWAP(pa, pb);
-		side = 1;
-	}
+	a0 = ld64(l3->src);
+	a1 = ld64(l3->src + 8);
+	b0 = ld64(l3->dst);
+	b1 = ld64(l3->dst + 8);
+	/* memcmp order of (address, port): big-endian words compare as bytes */
+	x0 = rte_be_to_cpu_64(a0);
+	y0 = rte_be_to_cpu_64(b0);
+	x1 = rte_be_to_cpu_64(a1);
+	y1 = rte_be_to_cpu_64(b1);
+	swap = x0 != y0 ? x0 > y0 : x1 != y1 ? x1 > y1 : pa > pb;
+	x0 = swap ? b0 : a0;
+	x1 = swap ? b1 : a1;
+	y0 = swap ? a0 : b0;
+	y1 = swap ? a1 : b1;
+	pt = swap ? pb : pa;
+	pb = swap ? pa : pb;
+	pa = pt;
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
-	{
-		/* family, proto, vlan, port[0], port[1] as the struct lays them */
-		uint64_t w[BL_FLOW_KEY_LEN / 8] = {
-			(uint64_t)l3->family | (uint64_t)l3->proto << 8 |
-				(uint64_t)(vlan & 0x0fff) << 16 | (uint64_t)pa << 32 |
-				(uint64_t)pb << 48,
-			lo[0],
-			lo[1],
-			hi[0],
-			hi[1],
-			0,
-		};
-
-		memcpy(k, w, sizeof(w));
-		k->hash = words_hash(w[0], w[1], w[2], w[3], w[4], l3->family == 6);
-	}
+	/* family, proto, vlan, port[0], port[1] as the struct lays them */
+	w0 = (uint64_t)l3->family | (uint64_t)l3->proto << 8 | (uint64_t)(vlan & 0x0fff) << 16 |
+	     (uint64_t)pa << 32 | (uint64_t)pb << 48;
+	st64(k, w0);
+	st64(k->addr[0], x0);
+	st64(k->addr[0] + 8, x1);
+	st64(k->addr[1], y0);
+	st64(k->addr[1] + 8, y1);
+	st64(k->zero, 0);
+	h = words_hash(w0, x0, x1, y0, y1, l3->family == 6);
+	/* hash, side, tcp_flags, pad: one store (byte stores read back as a
+	 * word would not forward) */
+	st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40);
+	return 0;
 #else
+	RTE_SET_USED(w0);
 	memset(k, 0, BL_FLOW_KEY_LEN);
 	k->family = l3->family;
 	k->proto = l3->proto;
 	k->vlan = vlan & 0x0fff;
-	memcpy(k->addr[0], lo, 16);
-	memcpy(k->addr[1], hi, 16);
-	k->port[0] = pa;
-	k->port[1] = pb;
+	st64(k->addr[0], x0);
+	st64(k->addr[0] + 8, x1);
+	st64(k->addr[1], y0);
+	st64(k->addr[1] + 8, y1);
+	k->port[0] = (uint16_t)pa;
+	k->port[1] = (uint16_t)pb;
 	k->hash = key_mem_hash(k);
-#endif
-	k->side = side;
-	k->tcp_flags = tcp_flags;
+	k->side = (uint8_t)swap;
+	k->tcp_flags = (uint8_t)tcp_flags;
 	k->pad = 0;
+	RTE_SET_USED(h);
 	return 0;
+#endif
+}
+
+int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
+{
+	return key_from_l3(l3, vlan, k);
 }
 
 /* Key of a parsed packet: outermost IP layer, outermost VLAN tag. */
-int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k)
+static inline int key_build(const struct bl_pkt *p, struct bl_flow_key *k)
 {
 	if (p->outcome != BL_PARSE_OK || p->nlayers == 0)
 		return -ENOENT;
-	return bl_flow_key_from_l3(&p->l3[0], p->nvlan ? p->vlan[0] : 0, k);
+	return key_from_l3(&p->l3[0], p->nvlan ? p->vlan[0] : 0, k);
+}
+
+int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k)
+{
+	return key_build(p, k);
 }
 
 /* Signature of a hash: never 0, which marks a free way. */
@@ -488,6 +524,16 @@ static void table_remove(struct bl_flow_table *t, uint32_t s, uint32_t h)
 void bl_flow_prefetch(const struct bl_flow_table *t, const struct bl_flow_key *k)
 {
 	rte_prefetch0(prim_bucket(t, k->hash));
+}
+
+int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pkt *p,
+			       struct bl_flow_key *k)
+{
+	int r = key_build(p, k);
+
+	if (r == 0)
+		rte_prefetch0(prim_bucket(t, k->hash));
+	return r;
 }
 
 /*
@@ -739,15 +785,34 @@ static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e, unsign
 	}
 }
 
-/* Account a packet to its flow, creating the flow on a miss. */
-enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
-				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now)
+/*
+ * Account a packet to its flow, creating the flow on a miss. Inline in
+ * bl_flow_track_burst(); the first test is the common case, a packet of a
+ * live entry that changes no state (UDP/other after the reply, or TCP
+ * ESTABLISHED without SYN, FIN or RST): a time stamp and two counters.
+ */
+static inline enum bl_flow_outcome flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
+					       struct bl_flow_entry **entry, uint32_t bytes,
+					       uint64_t now)
 {
 	struct bl_flow_entry *e = *entry;
 	enum bl_flow_outcome o;
 	unsigned dir;
 	int32_t pos;
 
+	if (likely(e != NULL && t->del_seq == t->lookup_del_seq)) {
+		dir = bl_flow_dir(e, k);
+		if (unlikely(e->flags & BL_FLOW_F_TCP
+				     ? e->state != BL_FLOW_ESTABLISHED ||
+					       (k->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))
+				     : e->state == BL_FLOW_NEW && dir == 1))
+			goto slow;
+		e->last_tsc = now > e->last_tsc ? now : e->last_tsc;
+		e->pkts[dir]++;
+		e->bytes[dir] += bytes;
+		return BL_FLOW_TRACKED;
+	}
+slow:
 	/*
 	 * An entry found by the bulk lookup may have been deleted since (an
 	 * eviction or removal for an earlier packet of the burst) and its slot
@@ -782,6 +847,21 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
 		t->ctr.udp_active++;
 	}
 	return BL_FLOW_TRACKED;
+}
+
+enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
+				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now)
+{
+	return flow_update(t, k, entry, bytes, now);
+}
+
+void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
+			 const uint32_t *bytes, unsigned n, uint64_t now,
+			 struct bl_flow_entry **entries, uint8_t *outcomes)
+{
+	bl_flow_lookup_burst(t, keys, n, now, entries);
+	for (unsigned i = 0; i < n; i++)
+		outcomes[i] = (uint8_t)flow_update(t, &keys[i], &entries[i], bytes[i], now);
 }
 
 /* Clock-hand expiry over at most `budget` slots. */

@@ -217,6 +217,10 @@ int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_ke
  */
 void bl_flow_prefetch(const struct bl_flow_table *t, const struct bl_flow_key *k);
 
+/* bl_flow_key_build(), then bl_flow_prefetch() when it built a key. */
+int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pkt *p,
+			       struct bl_flow_key *k);
+
 /*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
  * precomputed hashes and set out[i] to the entry or NULL on a miss. Found
@@ -240,6 +244,16 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key 
  */
 enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
 				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now);
+
+/*
+ * bl_flow_lookup_burst() then bl_flow_update() for each key in order, in
+ * one call (the worker's per-burst path): packet i has `bytes[i]` bytes;
+ * entries[i] and outcomes[i] (enum bl_flow_outcome) are what
+ * bl_flow_update() would have left and returned.
+ */
+void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
+			 const uint32_t *bytes, unsigned n, uint64_t now,
+			 struct bl_flow_entry **entries, uint8_t *outcomes);
 
 /*
  * Incremental expiry: examine at most `budget` slots from where the last

@@ -420,7 +420,8 @@ out_event:
 /* Per-packet plan of judge(): what the first pass found. */
 enum plan {
 	PLAN_FLOW = 0, /* has a flow key: flow update + verdict */
-	PLAN_DONE,     /* settled in the first pass */
+	PLAN_DONE,     /* a fragment the first pass refused, or a later one */
+	PLAN_SETTLED,  /* counted and forwarded in the second pass */
 };
 
 /*
@@ -433,8 +434,10 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 	struct bl_flow_entry *entries[BL_BURST];
 	struct bl_frag_key fkeys[BL_BURST];
 	struct rte_mbuf *rel[BL_TX_BUF];
-	uint8_t plan[BL_BURST], is_frag_first[BL_BURST], qidx[BL_BURST];
-	unsigned nk = 0, kidx[BL_BURST], nq = 0;
+	uint8_t plan[BL_BURST], is_frag_first[BL_BURST], qidx[BL_BURST], kfo[BL_BURST];
+	unsigned nk = 0, kidx[BL_BURST], nq = 0, first = 0;
+	uint32_t kbytes[BL_BURST];
+	bool in_order = true; /* every packet so far settled in the second pass */
 	enum bl_flow_outcome fos[BL_BURST];
 	struct bl_flow_entry *ents[BL_BURST];
 	struct bl_rt_query q[BL_BURST];
@@ -447,35 +450,42 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 	/* First pass, pure: fragment checks and flow keys. */
 	for (unsigned i = 0; i < n; i++) {
 		struct bl_pkt *p = pkt_of(pkts[i]);
-		enum bl_frag_reason fr = bl_frag_check_first(p);
 
 		plan[i] = PLAN_FLOW;
 		is_frag_first[i] = 0;
-		if (fr != BL_FRAG_NOT_FRAGMENT) {
-			bl_frag_key_build(p, &fkeys[i]);
-			if (fr == BL_FRAG_OK && fkeys[i].off == 0)
-				is_frag_first[i] = 1;
-			else
-				plan[i] = PLAN_DONE; /* refused first, or a later fragment */
-		}
-		if (plan[i] == PLAN_FLOW) {
-			if (bl_flow_key_build(p, &keys[nk]) == 0) {
-				bl_flow_prefetch(w->flows, &keys[nk]);
-				kidx[i] = nk++;
-			} else {
-				kidx[i] = UINT32_MAX;
+		/* one IP layer that is no fragment (most packets) needs no check */
+		if (unlikely(p->nlayers != 1 || (p->l3[0].flags & BL_L3_FRAG))) {
+			enum bl_frag_reason fr = bl_frag_check_first(p);
+
+			if (fr != BL_FRAG_NOT_FRAGMENT) {
+				bl_frag_key_build(p, &fkeys[i]);
+				if (fr == BL_FRAG_OK && fkeys[i].off == 0)
+					is_frag_first[i] = 1;
+				else
+					plan[i] = PLAN_DONE; /* refused first, or a later fragment */
 			}
 		}
+		kidx[i] = UINT32_MAX;
+		if (plan[i] == PLAN_FLOW &&
+		    bl_flow_key_build_prefetch(w->flows, p, &keys[nk]) == 0) {
+			kbytes[nk] = rte_pktmbuf_pkt_len(pkts[i]);
+			kidx[i] = nk++;
+		}
 	}
+	/* flow lookups and updates, in packet order */
 	if (nk)
-		bl_flow_lookup_burst(w->flows, keys, nk, now, entries);
+		bl_flow_track_burst(w->flows, keys, kbytes, nk, now, entries, kfo);
 
 	/*
-	 * Second pass, in order: flow updates, and the packets the policy must
-	 * judge (a new flow, a flow judged by an older generation, untracked
-	 * packets, ICMP errors), classified in one bulk call. Entries stay
-	 * valid for the burst: eviction never takes an entry updated in the
-	 * same burst and expiry runs between bursts.
+	 * Second pass, in order: the packets the policy must judge (a new
+	 * flow, a flow judged by an older generation, untracked packets, ICMP
+	 * errors), classified in one bulk call. Entries stay valid for the
+	 * burst: eviction never takes an entry updated in the same burst and
+	 * expiry runs between bursts.
+	 * Until the first packet that needs more, packets of flows this
+	 * generation allowed (no first fragment, no per-packet events) are
+	 * counted and forwarded here, which is what decide() would do: then
+	 * the third pass starts after them, or not at all.
 	 */
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -483,25 +493,39 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		struct bl_flow_entry *e = NULL;
 		bool quote = p->flags & BL_PKT_HAS_QUOTE;
 
+		/* the rule counter a few packets ahead (its entry is in cache) */
+		if (i + 4 < n && kidx[i + 4] != UINT32_MAX && kfo[kidx[i + 4]] == BL_FLOW_TRACKED)
+			rte_prefetch0(&w->seam.ctr[entries[kidx[i + 4]]->rule_slot]);
 		qidx[i] = UINT8_MAX;
 		fos[i] = BL_FLOW_PASS_UNTRACKED;
 		ents[i] = NULL;
-		if (plan[i] != PLAN_FLOW)
+		if (plan[i] != PLAN_FLOW) {
+			in_order = false;
 			continue;
+		}
 		if (kidx[i] != UINT32_MAX) {
 			e = entries[kidx[i]];
-			fos[i] = bl_flow_update(w->flows, &keys[kidx[i]], &e,
-						rte_pktmbuf_pkt_len(m), now);
+			fos[i] = kfo[kidx[i]];
 			ents[i] = e;
 		}
-		if (fos[i] == BL_FLOW_DROP_MIDSTREAM || fos[i] == BL_FLOW_DROP_FULL)
-			continue;
-		if (fos[i] == BL_FLOW_TRACKED && !quote && e->verdict != BL_FLOW_VERDICT_NONE &&
-		    e->verdict_gen == rt->gen) {
-			/* its rule's counter, bumped in the third pass */
-			rte_prefetch0(&w->seam.ctr[e->rule_slot]);
+		if (fos[i] == BL_FLOW_DROP_MIDSTREAM || fos[i] == BL_FLOW_DROP_FULL) {
+			in_order = false;
 			continue;
 		}
+		if (fos[i] == BL_FLOW_TRACKED && !quote && e->verdict != BL_FLOW_VERDICT_NONE &&
+		    e->verdict_gen == rt->gen) {
+			if (likely(in_order && e->verdict == BL_RT_ALLOW && !is_frag_first[i] &&
+				   !w->events_all)) {
+				bl_verdict_count(&w->seam, e->rule_slot, kbytes[kidx[i]]);
+				forward(w, m);
+				plan[i] = PLAN_SETTLED;
+				first = i + 1;
+			} else {
+				in_order = false;
+			}
+			continue;
+		}
+		in_order = false;
 		q[nq] = (struct bl_rt_query){
 			.l3 = &p->l3[0],
 			.vlan = p->nvlan ? p->vlan[0] : BL_RT_NO_VLAN,
@@ -516,7 +540,7 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		bl_rt_classify_burst(rt, q, nq, res);
 
 	/* Third pass, in order: act. */
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = first; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct bl_pkt *p = pkt_of(m);
 		struct bl_flow_entry *e;

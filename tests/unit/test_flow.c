@@ -731,3 +731,91 @@ Test(flow, second_bucket)
 	cr_assert_eq(bl_flow_count(t), 12);
 	bl_flow_free(t);
 }
+
+/*
+ * bl_flow_track_burst() (the worker's call: lookups, then updates in
+ * order, with the inline fast path for packets that change no state) must
+ * leave what bl_flow_update() packet by packet leaves: outcomes, entries,
+ * per-direction counts, states and table counters. The sequence mixes
+ * state changes and repeats of one flow within a burst.
+ */
+Test(flow, track_burst_matches_per_packet)
+{
+	struct bl_flow_table *a = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_table *b = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
+	const struct bl_pkt seq[] = {
+		pkt4(UDP, 1, 5000, 2, 53, 0),	 pkt4(UDP, 1, 5000, 2, 53, 0),
+		pkt4(UDP, 2, 53, 1, 5000, 0),	 pkt4(UDP, 1, 5000, 2, 53, 0),
+		pkt4(TCP, 3, 1000, 4, 80, SYN),	 pkt4(TCP, 4, 80, 3, 1000, SYN | ACK),
+		pkt4(TCP, 3, 1000, 4, 80, ACK),	 pkt4(TCP, 3, 1000, 4, 80, ACK),
+		pkt4(TCP, 4, 80, 3, 1000, ACK),	 pkt4(TCP, 5, 2000, 4, 80, ACK), /* midstream */
+		pkt4(TCP, 3, 1000, 4, 80, FIN | ACK), pkt4(TCP, 4, 80, 3, 1000, ACK),
+		pkt4(TCP, 4, 80, 3, 1000, FIN | ACK), pkt4(TCP, 3, 1000, 4, 80, ACK),
+		pkt4(TCP, 3, 1000, 4, 80, SYN),	 pkt4(UDP, 2, 53, 1, 5000, 0),
+		pkt4(ICMP, 1, 0, 2, 0, 0),	 pkt4(ICMP, 2, 0, 1, 0, 0),
+	};
+	const unsigned n = RTE_DIM(seq), bursts[] = { 1, 7, 18 };
+	struct bl_flow_key k[RTE_DIM(seq)];
+	struct bl_flow_entry *ea[RTE_DIM(seq)], *eb[RTE_DIM(seq)];
+	uint8_t ob[RTE_DIM(seq)];
+	uint32_t bytes[RTE_DIM(seq)];
+	uint64_t now = SEC(1);
+
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert_eq(bl_flow_key_build(&seq[i], &k[i]), 0);
+		bytes[i] = 60 + i;
+	}
+	for (unsigned r = 0; r < RTE_DIM(bursts); r++, now += SEC(1)) {
+		for (unsigned at = 0; at < n; at += bursts[r]) {
+			unsigned m = RTE_MIN(bursts[r], n - at);
+
+			for (unsigned i = at; i < at + m; i++) {
+				enum bl_flow_outcome oa;
+
+				bl_flow_lookup_burst(a, &k[i], 1, now, &ea[i]);
+				oa = bl_flow_update(a, &k[i], &ea[i], bytes[i], now);
+				if (i == at)
+					bl_flow_track_burst(b, &k[at], &bytes[at], m, now, &eb[at],
+							    &ob[at]);
+				cr_assert_eq(ob[i], oa, "round %u packet %u: outcome %u, want %u", r,
+					     i, ob[i], oa);
+			}
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (ob[i] != BL_FLOW_TRACKED)
+				continue;
+			/* packets share an entry in one table iff they do in the other */
+			for (unsigned j = 0; j < i; j++)
+				if (ob[j] == BL_FLOW_TRACKED)
+					cr_assert_eq(eb[i] == eb[j], ea[i] == ea[j],
+						     "round %u packets %u, %u", r, j, i);
+			cr_assert_eq(eb[i]->state, ea[i]->state, "round %u packet %u: state", r, i);
+			cr_assert_eq(eb[i]->flags, ea[i]->flags, "round %u packet %u: flags", r, i);
+			cr_assert_eq(eb[i]->last_tsc, ea[i]->last_tsc);
+			for (unsigned d = 0; d < 2; d++) {
+				cr_assert_eq(eb[i]->pkts[d], ea[i]->pkts[d], "packet %u dir %u", i, d);
+				cr_assert_eq(eb[i]->bytes[d], ea[i]->bytes[d], "packet %u dir %u", i,
+					     d);
+			}
+		}
+	}
+	/* and what either leaves is right: per direction, over three rounds,
+	 * the UDP flow (packets 0-3, 15) and the ICMP echo flow (16, 17) */
+	cr_assert_eq(eb[0]->pkts[bl_flow_dir(eb[0], &k[0])], 9);
+	cr_assert_eq(eb[2]->pkts[bl_flow_dir(eb[2], &k[2])], 6);
+	cr_assert_eq(eb[0]->bytes[bl_flow_dir(eb[0], &k[0])], 3 * (60 + 61 + 63));
+	cr_assert_eq(eb[2]->bytes[bl_flow_dir(eb[2], &k[2])], 3 * (62 + 75));
+	cr_assert_eq(eb[16]->pkts[0], 3);
+	cr_assert_eq(eb[16]->pkts[1], 3);
+	/* the sequence went through both paths: states changed and repeats */
+	cr_assert_gt(ctr(a)->tcp_established, 0);
+	cr_assert_gt(ctr(a)->tcp_closed_fin, 0);
+	cr_assert_gt(ctr(a)->tcp_reopened, 0);
+	cr_assert_gt(ctr(a)->udp_active, 0);
+	cr_assert_gt(ctr(a)->midstream_dropped, 0);
+	for (unsigned c = 0; c < BL_FLOW_NCOUNTERS; c++)
+		cr_assert_eq(bl_flow_counter_value(ctr(b), c), bl_flow_counter_value(ctr(a), c),
+			     "counter %s", bl_flow_counter_names[c]);
+	bl_flow_free(a);
+	bl_flow_free(b);
+}
