@@ -83,6 +83,13 @@ static const struct metric event_metrics[] = {
 	  "Event log writes or reopens that failed." },
 };
 
+static const struct metric meter_metrics[] = {
+	{ "slots", "brightline_meter_slots", "gauge",
+	  "Live (subscriber, rule) slots of rate-limit and quota meters." },
+	{ "reclaimed", "brightline_meter_slots_reclaimed_total", "counter",
+	  "Idle meter slots freed for new subscribers." },
+};
+
 void bl_prom_escape(const char *s, FILE *out)
 {
 	for (; *s; s++) {
@@ -366,6 +373,8 @@ int bl_prom_write(const json_t *stats, FILE *out)
 	      sizeof(total_metrics) / sizeof(total_metrics[0]), out);
 	plain(json_object_get(stats, "events"), event_metrics,
 	      sizeof(event_metrics) / sizeof(event_metrics[0]), out);
+	plain(json_object_get(stats, "meters"), meter_metrics,
+	      sizeof(meter_metrics) / sizeof(meter_metrics[0]), out);
 	plain(stats, top, sizeof(top) / sizeof(top[0]), out);
 	return ferror(out) ? -EIO : 0;
 }

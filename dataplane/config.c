@@ -54,6 +54,7 @@ void bl_config_defaults(struct bl_config *c)
 	c->control.history = 5;
 	c->meters.max_slots = 65536;
 	c->meters.snapshot_s = 60;
+	c->meters.reclaim_idle_s = 300; /* as BL_METER_RECLAIM_IDLE_S_DEFAULT */
 	c->reject.rate = 1000;
 	c->reject.burst = 100;
 	snprintf(c->event_log.path, sizeof(c->event_log.path), "%s", BL_CONFIG_EVENT_LOG);
@@ -435,6 +436,7 @@ static const struct field frag_fields[] = {
 static const struct field meter_fields[] = {
 	UINT_FIELD("max_slots", meters.max_slots, 8, 1u << 24),
 	UINT_FIELD("snapshot_interval", meters.snapshot_s, 1, 86400),
+	UINT_FIELD("reclaim_idle", meters.reclaim_idle_s, 1, 86400),
 };
 
 /* control: the control socket's limits */

@@ -80,6 +80,7 @@ struct bl_config {
 	struct {
 		uint32_t max_slots;  /* (subscriber, rule) meters, all workers */
 		uint32_t snapshot_s; /* quota usage saved every this many seconds */
+		uint32_t reclaim_idle_s; /* idle slots freed after about this long */
 	} meters;
 	struct {
 		uint32_t rate; /* reject replies per second, per worker */

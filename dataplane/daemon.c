@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -394,6 +395,7 @@ static int make_meters(struct bl_daemon *d, char *err, size_t errlen)
 		.socket_id = (int)rte_socket_id(),
 		.max_slots = d->cfg->meters.max_slots,
 		.state_dir = d->opts.keep_state ? d->cfg->state_dir : NULL,
+		.reclaim_idle_s = d->cfg->meters.reclaim_idle_s,
 	};
 	char lerr[PATH_MAX + 128];
 	int rc;
@@ -721,6 +723,9 @@ void bl_daemon_poll(struct bl_daemon *d)
 	/* the rings have one consumer: the EVE thread while it runs */
 	if (!d->eve_thread_up)
 		drain_events(d);
+	/* on the main lcore, which charges no meter (see bl_meters_reclaim) */
+	if (d->meters && d->launched)
+		bl_meters_reclaim(d->meters, d->pub.qsv, rte_rdtsc());
 }
 
 uint64_t bl_daemon_rx_seen(const struct bl_daemon *d)
@@ -770,6 +775,10 @@ void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 				 bl_rt_slot_name(d->pub.slots, k));
 	}
 	s->policy_gen = d->pub.cur ? d->pub.cur->gen : 0;
+	if (d->meters) {
+		s->meter_slots = bl_meters_count(d->meters);
+		s->meter_reclaimed = bl_meters_reclaimed(d->meters);
+	}
 	if (d->eve) {
 		struct bl_eventlog_stats es;
 

@@ -8,8 +8,14 @@
  * (subscriber, rule id) to a slot of a preallocated array of cache-aligned
  * slots. The rule id is interned from the rule NAME and never reused, so a
  * new policy generation finds the usage and buckets of the previous one.
- * Slots are never deleted while the daemon runs (size `max_slots`); a key
- * that finds the table full is denied (fail closed) and counted.
+ * A key that finds the table full (`max_slots`) is denied (fail closed) and
+ * counted. Slots that hold nothing worth keeping are reclaimed by the
+ * control side (bl_meters_reclaim): a full rate bucket and no quota usage
+ * left in its period, unchanged over an idle interval; the key leaves the
+ * hash at once and the slot is reused after an RCU grace period of the
+ * workers (rte_rcu_qsbr), so no worker ever charges a slot that another
+ * key took over. A packet charged between the walk's check and the delete
+ * is forgotten with the slot (at most one burst per reclaimed slot).
  *
  * Subscriber. The inside host: for outbound packets (arrived on the inside
  * port) the source address, for inbound ones the destination. IPv4: the
@@ -55,6 +61,7 @@
 #define BL_METER_MAX_SLOTS_DEFAULT  65536u
 #define BL_METER_SNAPSHOT_S_DEFAULT 60u
 #define BL_METER_STATE_FILE	    "meters.state"
+#define BL_METER_RECLAIM_IDLE_S_DEFAULT 300u
 
 /*
  * GCRA token bucket. Time unit: TSC cycles * 16 ("ticks"). `cost_q16` is
@@ -107,9 +114,11 @@ struct bl_meter_config {
 	int64_t epoch_base;    /* wall seconds at tsc_base; 0: time(NULL) */
 	const char *state_dir; /* NULL or "": no persistence */
 	uint64_t (*tsc)(void); /* the control side's clock; NULL: rte_rdtsc (tests fake it) */
+	unsigned reclaim_idle_s; /* 0: BL_METER_RECLAIM_IDLE_S_DEFAULT */
 };
 
 struct bl_meters;     /* opaque, one per daemon */
+struct rte_rcu_qsbr;
 struct bl_meter_rule; /* one per metered rule per policy generation */
 
 /* ---- control side (meter_ctl.c) ---- */
@@ -156,6 +165,24 @@ void bl_meters_thread_stop(struct bl_meters *m);
 
 /* Live slots (keys) in the table. */
 uint32_t bl_meters_count(const struct bl_meters *m);
+
+/*
+ * Reclaim idle slots, at TSC `now`. Every `reclaim_idle_s` it walks the
+ * slots: one that is idle (rate bucket full, no quota usage left in its
+ * period or window) and unchanged since the previous walk loses its key at
+ * once (new packets of that subscriber start a fresh slot); its position is
+ * reset and given back to rte_hash on a later call, once every worker
+ * registered on `qsv` has passed a quiescent state. The workers' own RCU
+ * variable serves: they report once per loop.
+ * Call it regularly (the daemon: its main loop, every 10 ms) from the one
+ * EAL lcore that runs it, which must not charge meters: rte_hash returns a
+ * freed position through the calling lcore's free-slot cache. Returns the
+ * number of positions freed in this call. No-op with `qsv` NULL.
+ */
+unsigned bl_meters_reclaim(struct bl_meters *m, struct rte_rcu_qsbr *qsv, uint64_t now);
+
+/* Slots reclaimed since the table was created. */
+uint64_t bl_meters_reclaimed(const struct bl_meters *m);
 
 /* ---- worker side (meter.c) ---- */
 

@@ -23,6 +23,7 @@
 #include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 
 #include "meter_int.h"
 
@@ -82,8 +83,13 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 	m->nslots = m->max_keys + (RTE_MAX_LCORE - 1) * (BL_METER_HASH_LCORE_CACHE - 1) + 1;
 	m->slots = rte_zmalloc_socket("bl_meter_slots", (size_t)m->nslots * sizeof(*m->slots), 64,
 				      c->socket_id);
-	if (!m->slots)
+	m->marks = calloc(m->nslots, sizeof(*m->marks));
+	m->retired = calloc(m->nslots, sizeof(*m->retired));
+	if (!m->slots || !m->marks || !m->retired)
 		goto out_hash;
+	m->reclaim_every = (c->reclaim_idle_s ? c->reclaim_idle_s : BL_METER_RECLAIM_IDLE_S_DEFAULT) *
+			   m->tsc_hz;
+	m->next_walk = m->tsc() + m->reclaim_every;
 	snprintf(name, sizeof(name), "%.20s_n", hp.name);
 	np.name = name;
 	np.entries = BL_METER_MAX_RULES;
@@ -93,7 +99,7 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 	m->names_h = rte_hash_create(&np);
 	if (!m->names_h) {
 		err = rte_errno ? rte_errno : ENOMEM;
-		goto out_slots;
+		goto out_hash;
 	}
 	m->names = calloc(BL_METER_MAX_RULES, sizeof(*m->names));
 	if (!m->names)
@@ -102,9 +108,10 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 
 out_names:
 	rte_hash_free(m->names_h);
-out_slots:
-	rte_free(m->slots);
 out_hash:
+	free(m->retired);
+	free(m->marks);
+	rte_free(m->slots);
 	rte_hash_free(m->h);
 out_free:
 	pthread_mutex_destroy(&m->lock);
@@ -123,6 +130,8 @@ void bl_meters_free(struct bl_meters *m)
 		rte_free(m->names[i]);
 	free(m->names);
 	rte_hash_free(m->names_h);
+	free(m->retired);
+	free(m->marks);
 	rte_free(m->slots);
 	rte_hash_free(m->h);
 	pthread_mutex_destroy(&m->lock);
@@ -317,37 +326,169 @@ void bl_meter_rule_free(struct bl_meter_rule *r)
 	rte_free(r);
 }
 
-/* Empty quota words that left their period, so a 16-bit tag never aliases. */
-static void sweep_slot(struct bl_meters *m, struct meter_slot *s, int64_t now_s)
+/*
+ * The tag of the current period of a slot's quota words and how many tags
+ * back still count (the window). False when the slot has no quota words
+ * (mode 0) or its calendar rule is unknown. Under m->lock (names).
+ */
+static bool slot_period(const struct bl_meters *m, const struct meter_slot *s, int64_t now_s,
+			uint16_t *tag, unsigned *span)
 {
 	uint32_t mode = __atomic_load_n(&s->qmode, __ATOMIC_RELAXED);
-	uint16_t tag;
-	unsigned span;
 
 	if (!mode)
-		return;
+		return false;
 	if (mode & QMODE_CALENDAR) {
 		const struct meter_name *nm =
 			s->key.rule_id < m->nnames ? m->names[s->key.rule_id] : NULL;
 
 		if (!nm)
-			return;
-		tag = cal_tag(
+			return false;
+		*tag = cal_tag(
 			cal_period_end(__atomic_load_n(&nm->period, __ATOMIC_RELAXED), now_s));
-		span = 1;
+		*span = 1;
 	} else {
-		tag = (uint16_t)((uint64_t)now_s / mode);
-		span = BL_METER_QBUCKETS;
+		*tag = (uint16_t)((uint64_t)now_s / mode);
+		*span = BL_METER_QBUCKETS;
 	}
+	return true;
+}
+
+/* A quota word of tag `t` has left its window (a future tag, negative age,
+ * is a clock step back: it has not). */
+static inline bool word_expired(uint16_t tag, unsigned span, uint64_t w)
+{
+	uint16_t age = (uint16_t)(tag - QW_TAG(w));
+
+	return age >= span && age < 0x8000;
+}
+
+/* Empty quota words that left their period, so a 16-bit tag never aliases. */
+static void sweep_slot(struct bl_meters *m, struct meter_slot *s, int64_t now_s)
+{
+	uint16_t tag;
+	unsigned span;
+
+	if (!slot_period(m, s, now_s, &tag, &span))
+		return;
 	for (unsigned i = 0; i < BL_METER_QBUCKETS; i++) {
 		uint64_t w = __atomic_load_n(&s->q[i], __ATOMIC_RELAXED);
-		uint16_t age = (uint16_t)(tag - QW_TAG(w));
 
-		/* a future tag (negative age) is a clock step back: keep it */
-		if (w && age >= span && age < 0x8000)
+		if (w && word_expired(tag, span, w))
 			__atomic_compare_exchange_n(&s->q[i], &w, 0, false, __ATOMIC_RELAXED,
 						    __ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * Whether slot `s` holds nothing a fresh slot would not: its GCRA bucket
+ * is full (TAT at or before now) and none of its quota words holds bytes
+ * of the current period or window. *sig is a fold of its words, so two
+ * walks can tell whether a packet was charged in between. Under m->lock.
+ */
+static bool slot_idle(const struct bl_meters *m, const struct meter_slot *s, uint64_t now,
+		      uint64_t *sig)
+{
+	uint64_t tat = __atomic_load_n(&s->tat, __ATOMIC_RELAXED), h = tat;
+	uint32_t mode = __atomic_load_n(&s->qmode, __ATOMIC_RELAXED);
+	bool period, idle = tat <= now << 4; /* GCRA time is TSC * 16 */
+	uint16_t tag = 0;
+	unsigned span = 0;
+
+	period = slot_period(m, s, meter_epoch(m, now), &tag, &span);
+	for (unsigned i = 0; i < BL_METER_QBUCKETS; i++) {
+		uint64_t w = __atomic_load_n(&s->q[i], __ATOMIC_RELAXED);
+
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		/* bytes in a word whose period cannot be told: keep the slot */
+		if (QW_BYTES(w) && (!period || !word_expired(tag, span, w)))
+			idle = false;
+	}
+	*sig = h ^ mode;
+	return idle;
+}
+
+/* Reset the retired slots and give their positions back to rte_hash. */
+static unsigned free_retired(struct bl_meters *m)
+{
+	unsigned n = m->nretired;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct meter_slot *s = &m->slots[m->retired[i]];
+
+		memset(&s->key, 0, sizeof(s->key));
+		s->qmode = 0;
+		s->tat = 0;
+		memset(s->q, 0, sizeof(s->q));
+		/* release: the cleared slot before the state a new key claims */
+		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+		rte_hash_free_key_with_position(m->h, (int32_t)m->retired[i]);
+		m->marks[m->retired[i]].armed = 0;
+	}
+	m->nretired = 0;
+	__atomic_fetch_add(&m->reclaimed, n, __ATOMIC_RELAXED);
+	return n;
+}
+
+/* One walk: retire slots seen idle and unchanged by the previous walk. */
+static void reclaim_walk(struct bl_meters *m, uint64_t now)
+{
+	pthread_mutex_lock(&m->lock);
+	for (uint32_t pos = 0; pos < m->nslots; pos++) {
+		struct meter_slot *s = &m->slots[pos];
+		struct reclaim_mark *k = &m->marks[pos];
+		struct meter_key key;
+		uint64_t sig;
+
+		/* acquire: the key copy is complete (see slot_get) */
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != SLOT_PUBLISHED ||
+		    !slot_idle(m, s, now, &sig)) {
+			k->armed = 0;
+			continue;
+		}
+		if (!k->armed || k->sig != sig) {
+			k->armed = 1;
+			k->sig = sig;
+			continue;
+		}
+		/* only this thread deletes, so the key still maps here unless a
+		 * load or an old copy says otherwise: check before deleting */
+		key = s->key;
+		if (rte_hash_lookup(m->h, &key) != (int32_t)pos || rte_hash_del_key(m->h, &key) < 0) {
+			k->armed = 0;
+			continue;
+		}
+		__atomic_store_n(&s->state, SLOT_RETIRED, __ATOMIC_RELAXED);
+		m->retired[m->nretired++] = pos;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+unsigned bl_meters_reclaim(struct bl_meters *m, struct rte_rcu_qsbr *qsv, uint64_t now)
+{
+	unsigned freed = 0;
+
+	if (!m || !qsv)
+		return 0;
+	/* positions retired by the last walk: free once every worker has
+	 * passed a quiescent state since (none can still hold them) */
+	if (m->nretired) {
+		if (rte_rcu_qsbr_check(qsv, m->retired_token, false) != 1)
+			return 0;
+		freed = free_retired(m);
+	}
+	if (now < m->next_walk)
+		return freed;
+	m->next_walk = now + m->reclaim_every;
+	reclaim_walk(m, now);
+	if (m->nretired)
+		m->retired_token = rte_rcu_qsbr_start(qsv);
+	return freed;
+}
+
+uint64_t bl_meters_reclaimed(const struct bl_meters *m)
+{
+	return m ? __atomic_load_n(&m->reclaimed, __ATOMIC_RELAXED) : 0;
 }
 
 void bl_meters_tick(struct bl_meters *m, int64_t now_epoch)

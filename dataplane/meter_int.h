@@ -39,6 +39,7 @@ struct meter_key {
 #define SLOT_FREE      0u
 #define SLOT_CLAIMED   1u /* a worker is writing the key copy */
 #define SLOT_PUBLISHED 2u /* key copy readable (acquire) */
+#define SLOT_RETIRED   3u /* key deleted, waiting for a grace period (control side) */
 
 /* One (subscriber, rule): the rate bucket and the quota words. */
 struct meter_slot {
@@ -48,6 +49,13 @@ struct meter_slot {
 	uint64_t tat;	      /* GCRA state: rate-limit, or quota's then-rate */
 	uint64_t q[BL_METER_QBUCKETS];
 } __attribute__((aligned(64)));
+
+/* Per slot, control side: what the last reclaim walk saw of an idle slot. */
+struct reclaim_mark {
+	uint64_t sig; /* fold of the slot's words */
+	uint32_t armed;
+	uint32_t pad;
+};
 
 /* Per rule name, stable for the daemon's life. */
 struct meter_name {
@@ -75,6 +83,14 @@ struct bl_meters {
 	struct rte_hash *names_h;  /* name[64] -> id */
 	struct meter_name **names; /* by id */
 	uint32_t nnames;
+	/* reclamation (bl_meters_reclaim), on one control lcore */
+	struct reclaim_mark *marks; /* per slot: seen idle at the last walk */
+	uint32_t *retired;	    /* positions waiting for their grace period */
+	uint32_t nretired;
+	uint64_t retired_token;	  /* rte_rcu_qsbr_start() after they were retired */
+	uint64_t reclaim_every;	  /* TSC between walks */
+	uint64_t next_walk;	  /* TSC */
+	uint64_t reclaimed;	  /* read by any thread (relaxed) */
 	/* persistence thread */
 	pthread_t thread;
 	bool thread_up;

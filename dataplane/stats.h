@@ -108,6 +108,9 @@ struct bl_stats_snapshot {
 	/* the EVE log (eventlog.h): lines written, suppressed by the per-rule
 	 * rate, failed writes; lost = sum of the workers' events_lost */
 	uint64_t events_written, events_suppressed, event_write_errors;
+	/* the shared meter table: live (subscriber, rule) slots, reclaimed ones */
+	uint32_t meter_slots;
+	uint64_t meter_reclaimed;
 };
 
 /* Free what a snapshot holds besides itself (the rule counters). */

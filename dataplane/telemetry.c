@@ -85,6 +85,8 @@ static int cb_stats(const char *cmd __rte_unused, const char *params __rte_unuse
 	add_u64(d, "events_suppressed", s->events_suppressed);
 	add_u64(d, "events_lost", lost);
 	add_u64(d, "event_write_errors", s->event_write_errors);
+	add_u64(d, "meter_slots", s->meter_slots);
+	add_u64(d, "meter_slots_reclaimed", s->meter_reclaimed);
 	put(s);
 	return 0;
 }

@@ -97,6 +97,22 @@ with Workdir("actions-meter-2w") as wd:
         w0, w1 = st["workers"]
         c.true("2w: both workers judged packets", w0["handoff_out"] > 0 or w1["handoff_out"] > 0)
 
+# idle meter slots are reclaimed: 50 subscribers, one packet each, buckets
+# that refill at once; with `meters.reclaim_idle: 1` the walks a second apart
+# free all 50 slots (stats: meters.slots / meters.reclaimed)
+with Workdir("actions-meter-reclaim") as wd:
+    fast = POLICY.replace("rate: 1kbit, burst: 3000B}\n  - name: capped",
+                          "rate: 100mbit, burst: 3000B}\n  - name: capped", 1)
+    many = [v4_udp("10.0.1.%d" % (i + 1), "203.0.113.5", 5000, 53, PAYLOAD) for i in range(50)]
+    rc, _, out_tx, st, log = run(wd, fast, many, cfg="meters: {reclaim_idle: 1}\n",
+                                 duration=5, prefix="bl-it-act-rc")
+    c.eq("reclaim: exit code", rc, 0) or print(log)
+    c.eq("reclaim: every subscriber within its rate", passed(out_tx, many), 50)
+    if c.true("reclaim: stats", st is not None):
+        c.eq("reclaim: slots freed", st["meters"]["reclaimed"], 50)
+        c.eq("reclaim: no slot left", st["meters"]["slots"], 0)
+        c.eq("reclaim: each charged once", st["workers"][0]["meters"]["rate_pass"], 50)
+
 # quota usage survives a restart (state_dir)
 with Workdir("actions-meter-restart") as wd:
     state = wd("state")

@@ -20,7 +20,9 @@
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_memory.h>
+#include <rte_rcu_qsbr.h>
 
 #include "meter.h"
 #include "parse.h"
@@ -564,6 +566,144 @@ Test(meter, full_table_fails_closed)
 	cr_assert_leq(bl_meters_count(m), 16);
 	cr_assert_eq(pass, bl_meters_count(m), "one pass per slot made");
 	cr_assert_eq(st.table_full, 100 - pass);
+	bl_meter_rule_free(r);
+	bl_meters_free(m);
+}
+
+/* ---- reclaiming idle slots ---------------------------------------------------------- */
+
+/* Lines of the state file that mention `what`. */
+static unsigned state_lines(const char *dir, const char *what)
+{
+	char path[160], line[1024];
+	unsigned n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" BL_METER_STATE_FILE, dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A full table: the idle slots (full bucket, no usage left) untouched for
+ * two walks are reclaimed, but only after the workers' grace period; a
+ * subscriber charged between the walks and one with quota usage in its
+ * window keep theirs; a new subscriber then gets a slot, and a reused slot
+ * carries nothing of its previous key (the saved state names the new one).
+ */
+Test(meter, idle_slots_are_reclaimed_after_a_grace_period)
+{
+	const int64_t t0 = 1700000000, idle = 10;
+	char *dir = tmpdir();
+	struct bl_meter_config c = {
+		.name = "test_meters",
+		.socket_id = SOCKET_ID_ANY,
+		.max_slots = 16,
+		.tsc_hz = TSC_HZ,
+		.tsc_base = TSC_B,
+		.epoch_base = t0,
+		.state_dir = dir,
+		.tsc = clock_fn,
+		.reclaim_idle_s = idle,
+	};
+	struct bl_policy_action ra = rate_action(8000, 1000), qa = quota_rolling(100000, 3600);
+	struct bl_meter_sub busy = sub4("10.0.0.1"), used = sub4("10.9.9.9"),
+			    late = sub4("10.8.8.8"), next = sub4("10.7.7.7");
+	struct bl_meter_stats st = { 0 };
+	size_t sz = rte_rcu_qsbr_get_memsize(1);
+	struct rte_rcu_qsbr *v = rte_zmalloc("test_qsv", sz, RTE_CACHE_LINE_SIZE);
+	struct bl_meter_rule *r, *q;
+	struct bl_meters *m;
+	uint32_t full;
+
+	cr_assert_not_null(v);
+	cr_assert_eq(rte_rcu_qsbr_init(v, 1), 0);
+	cr_assert_eq(rte_rcu_qsbr_thread_register(v, 0), 0);
+	rte_rcu_qsbr_thread_online(v, 0);
+	epoch0 = t0;
+	fake_tsc = TSC_B;
+	m = bl_meters_create(&c);
+	cr_assert_not_null(m, "bl_meters_create: %s", strerror(errno));
+	r = rule(m, "rate", &ra);
+	q = rule(m, "quota", &qa);
+
+	cr_assert_eq(bl_meter_charge_sub(q, &used, 5000, at(t0), &st), BL_METER_PASS);
+	for (unsigned i = 1; i <= 40; i++) {
+		char ip[32];
+		struct bl_meter_sub s;
+
+		snprintf(ip, sizeof(ip), "10.0.0.%u", i);
+		s = sub4(ip);
+		bl_meter_charge_sub(r, &s, 100, at(t0), &st);
+	}
+	full = bl_meters_count(m);
+	cr_assert_gt(st.table_full, 0, "the table filled up");
+	cr_assert_eq(bl_meter_charge_sub(r, &late, 100, at(t0), &st), BL_METER_DROP);
+
+	/* before a walk is due nothing happens; walk 1 only marks */
+	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + idle - 1)), 0);
+	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + idle + 1)), 0);
+	cr_assert_eq(bl_meters_count(m), full, "the first walk only marks");
+	/* `busy` is charged between the walks: its words change */
+	cr_assert_eq(bl_meter_charge_sub(r, &busy, 100, at(t0 + idle + 5), &st), BL_METER_PASS);
+	/* walk 2 retires the others: their keys go at once (a new packet of
+	 * theirs would look for a new slot) ... */
+	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + 2 * idle + 2)), 0);
+	cr_assert_eq(bl_meter_usage(q, &used, at(t0 + 2 * idle + 2)), 5000);
+	/* ... but no position is reused before every reader is quiescent */
+	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + 2 * idle + 3)), 0);
+	cr_assert_eq(bl_meters_reclaimed(m), 0);
+	cr_assert_eq(bl_meters_count(m), full, "positions held through the grace period");
+	rte_rcu_qsbr_quiescent(v, 0);
+	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + 2 * idle + 4)), full - 2);
+	cr_assert_eq(bl_meters_reclaimed(m), full - 2);
+	cr_assert_eq(bl_meters_count(m), 2, "busy and used keep their slots");
+
+	/* room again; the quota usage in its window was kept */
+	cr_assert_eq(bl_meter_charge_sub(r, &late, 100, at(t0 + 2 * idle + 5), &st), BL_METER_PASS);
+	cr_assert_eq(bl_meter_usage(q, &used, at(t0 + 2 * idle + 5)), 5000);
+	/* once its window has passed, `used` goes too, and a new quota
+	 * subscriber that may reuse its position starts from zero */
+	for (int64_t t = t0 + 3600 + idle; t <= t0 + 3600 + 4 * idle; t += idle) {
+		rte_rcu_qsbr_quiescent(v, 0);
+		bl_meters_reclaim(m, v, at(t + 1));
+	}
+	rte_rcu_qsbr_quiescent(v, 0);
+	bl_meters_reclaim(m, v, at(t0 + 3600 + 5 * idle));
+	cr_assert_eq(bl_meter_usage(q, &used, at(t0 + 3600 + 5 * idle)), 0);
+	cr_assert_eq(bl_meter_charge_sub(q, &next, 700, at(t0 + 3600 + 5 * idle), &st),
+		     BL_METER_PASS);
+	cr_assert_eq(bl_meter_usage(q, &next, at(t0 + 3600 + 5 * idle)), 700);
+	cr_assert_eq(bl_meters_save(m, t0 + 3600 + 5 * idle), 0);
+	cr_assert_eq(state_lines(dir, "10.7.7.7"), 1, "the new subscriber is saved");
+	cr_assert_eq(state_lines(dir, "10.9.9.9"), 0, "the reclaimed one is gone");
+	cr_assert_geq(bl_meters_reclaimed(m), full - 1);
+
+	bl_meter_rule_free(r);
+	bl_meter_rule_free(q);
+	bl_meters_free(m);
+	rte_rcu_qsbr_thread_offline(v, 0);
+	rte_free(v);
+	rmtree(dir);
+}
+
+/* Without an RCU variable nothing is ever reclaimed (no reader to wait for). */
+Test(meter, no_reclaim_without_rcu)
+{
+	struct bl_meters *m = meters(1700000000, NULL, 16);
+	struct bl_policy_action a = rate_action(8000, 1000);
+	struct bl_meter_rule *r = rule(m, "r", &a);
+	struct bl_meter_sub s = sub4("10.0.0.1");
+	struct bl_meter_stats st = { 0 };
+
+	cr_assert_eq(bl_meter_charge_sub(r, &s, 100, at(1700000000), &st), BL_METER_PASS);
+	for (int64_t t = 1; t < 5; t++)
+		cr_assert_eq(bl_meters_reclaim(m, NULL, at(1700000000 + t * 1000)), 0);
+	cr_assert_eq(bl_meters_count(m), 1);
 	bl_meter_rule_free(r);
 	bl_meters_free(m);
 }
