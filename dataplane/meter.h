@@ -168,7 +168,7 @@ uint32_t bl_meters_count(const struct bl_meters *m);
 
 /*
  * Reclaim idle slots, at TSC `now`. Every `reclaim_idle_s` it walks the
- * slots: one that is idle (rate bucket full, no quota usage left in its
+ * slots, a bounded chunk per call: one that is idle (rate bucket full, no quota usage left in its
  * period or window) and unchanged since the previous walk loses its key at
  * once (new packets of that subscriber start a fresh slot); its position is
  * reset and given back to rte_hash on a later call, once every worker

@@ -430,11 +430,17 @@ static unsigned free_retired(struct bl_meters *m)
 	return n;
 }
 
-/* One walk: retire slots seen idle and unchanged by the previous walk. */
+/* Slots a walk examines per call: a walk is spread over calls so that the
+ * lock and the caller's loop are held for tens of microseconds at most. */
+#define RECLAIM_CHUNK 2048u
+
+/* Part of a walk: retire slots seen idle and unchanged by the previous walk. */
 static void reclaim_walk(struct bl_meters *m, uint64_t now)
 {
+	uint32_t end = m->walk_pos + RTE_MIN(RECLAIM_CHUNK, m->nslots - m->walk_pos);
+
 	pthread_mutex_lock(&m->lock);
-	for (uint32_t pos = 0; pos < m->nslots; pos++) {
+	for (uint32_t pos = m->walk_pos; pos < end; pos++) {
 		struct meter_slot *s = &m->slots[pos];
 		struct reclaim_mark *k = &m->marks[pos];
 		struct meter_key key;
@@ -462,26 +468,30 @@ static void reclaim_walk(struct bl_meters *m, uint64_t now)
 		m->retired[m->nretired++] = pos;
 	}
 	pthread_mutex_unlock(&m->lock);
+	m->walk_pos = end;
+	m->walking = end < m->nslots;
 }
 
 unsigned bl_meters_reclaim(struct bl_meters *m, struct rte_rcu_qsbr *qsv, uint64_t now)
 {
-	unsigned freed = 0;
+	unsigned freed = 0, n;
 
 	if (!m || !qsv)
 		return 0;
-	/* positions retired by the last walk: free once every worker has
-	 * passed a quiescent state since (none can still hold them) */
-	if (m->nretired) {
-		if (rte_rcu_qsbr_check(qsv, m->retired_token, false) != 1)
-			return 0;
+	/* retired positions: free them once every worker has passed a
+	 * quiescent state since the last was retired (the newest token covers
+	 * the older ones), so none can still hold them */
+	if (m->nretired && rte_rcu_qsbr_check(qsv, m->retired_token, false) == 1)
 		freed = free_retired(m);
+	if (!m->walking) {
+		if (now < m->next_walk)
+			return freed;
+		m->next_walk = now + m->reclaim_every;
+		m->walk_pos = 0;
 	}
-	if (now < m->next_walk)
-		return freed;
-	m->next_walk = now + m->reclaim_every;
+	n = m->nretired;
 	reclaim_walk(m, now);
-	if (m->nretired)
+	if (m->nretired != n)
 		m->retired_token = rte_rcu_qsbr_start(qsv);
 	return freed;
 }

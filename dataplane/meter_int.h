@@ -90,6 +90,8 @@ struct bl_meters {
 	uint64_t retired_token;	  /* rte_rcu_qsbr_start() after they were retired */
 	uint64_t reclaim_every;	  /* TSC between walks */
 	uint64_t next_walk;	  /* TSC */
+	uint32_t walk_pos;	  /* next slot of the walk under way */
+	bool walking;
 	uint64_t reclaimed;	  /* read by any thread (relaxed) */
 	/* persistence thread */
 	pthread_t thread;

@@ -588,6 +588,17 @@ static unsigned state_lines(const char *dir, const char *what)
 	return n;
 }
 
+/* bl_meters_reclaim() at `now` until its walk is done (a walk takes
+ * several calls on a big table); returns the positions freed. */
+static unsigned reclaim(struct bl_meters *m, struct rte_rcu_qsbr *v, uint64_t now)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 64; i++)
+		n += bl_meters_reclaim(m, v, now);
+	return n;
+}
+
 /*
  * A full table: the idle slots (full bucket, no usage left) untouched for
  * two walks are reclaimed, but only after the workers' grace period; a
@@ -645,21 +656,21 @@ Test(meter, idle_slots_are_reclaimed_after_a_grace_period)
 	cr_assert_eq(bl_meter_charge_sub(r, &late, 100, at(t0), &st), BL_METER_DROP);
 
 	/* before a walk is due nothing happens; walk 1 only marks */
-	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + idle - 1)), 0);
-	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + idle + 1)), 0);
+	cr_assert_eq(reclaim(m, v, at(t0 + idle - 1)), 0);
+	cr_assert_eq(reclaim(m, v, at(t0 + idle + 1)), 0);
 	cr_assert_eq(bl_meters_count(m), full, "the first walk only marks");
 	/* `busy` is charged between the walks: its words change */
 	cr_assert_eq(bl_meter_charge_sub(r, &busy, 100, at(t0 + idle + 5), &st), BL_METER_PASS);
 	/* walk 2 retires the others: their keys go at once (a new packet of
 	 * theirs would look for a new slot) ... */
-	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + 2 * idle + 2)), 0);
+	cr_assert_eq(reclaim(m, v, at(t0 + 2 * idle + 2)), 0);
 	cr_assert_eq(bl_meter_usage(q, &used, at(t0 + 2 * idle + 2)), 5000);
 	/* ... but no position is reused before every reader is quiescent */
-	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + 2 * idle + 3)), 0);
+	cr_assert_eq(reclaim(m, v, at(t0 + 2 * idle + 3)), 0);
 	cr_assert_eq(bl_meters_reclaimed(m), 0);
 	cr_assert_eq(bl_meters_count(m), full, "positions held through the grace period");
 	rte_rcu_qsbr_quiescent(v, 0);
-	cr_assert_eq(bl_meters_reclaim(m, v, at(t0 + 2 * idle + 4)), full - 2);
+	cr_assert_eq(reclaim(m, v, at(t0 + 2 * idle + 4)), full - 2);
 	cr_assert_eq(bl_meters_reclaimed(m), full - 2);
 	cr_assert_eq(bl_meters_count(m), 2, "busy and used keep their slots");
 
@@ -670,10 +681,10 @@ Test(meter, idle_slots_are_reclaimed_after_a_grace_period)
 	 * subscriber that may reuse its position starts from zero */
 	for (int64_t t = t0 + 3600 + idle; t <= t0 + 3600 + 4 * idle; t += idle) {
 		rte_rcu_qsbr_quiescent(v, 0);
-		bl_meters_reclaim(m, v, at(t + 1));
+		reclaim(m, v, at(t + 1));
 	}
 	rte_rcu_qsbr_quiescent(v, 0);
-	bl_meters_reclaim(m, v, at(t0 + 3600 + 5 * idle));
+	reclaim(m, v, at(t0 + 3600 + 5 * idle));
 	cr_assert_eq(bl_meter_usage(q, &used, at(t0 + 3600 + 5 * idle)), 0);
 	cr_assert_eq(bl_meter_charge_sub(q, &next, 700, at(t0 + 3600 + 5 * idle), &st),
 		     BL_METER_PASS);
