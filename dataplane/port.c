@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Port set-up: queues, symmetric RSS where the NIC has it, MTU, start. */
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <pcap/pcap.h>
 
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mempool.h>
 
 #include "port.h"
 #include "stats.h"
@@ -39,6 +45,50 @@ static bool rss_conf(const struct rte_eth_dev_info *info, unsigned nq, struct rt
 	conf->rx_adv_conf.rss_conf.rss_key_len = klen;
 	conf->rx_adv_conf.rss_conf.rss_hf = hf;
 	return true;
+}
+
+/*
+ * net_pcap with infinite_rx=1 copies every packet of its rx_pcap file into
+ * an mbuf of the pool when its queue is set up. DPDK 22.11 refuses a pool
+ * too small for that, then frees the queue's ring a second time when the
+ * port closes: a crash at exit after the error. So count the file's
+ * packets first and refuse with the numbers an operator needs. Returns 0
+ * when the port is not such a device or the pool is big enough.
+ */
+static int pcap_pool_check(const char *dev, const char *name, struct rte_mempool *pool, char *err,
+			   size_t errlen)
+{
+	char args[PATH_MAX + 256], ebuf[PCAP_ERRBUF_SIZE], *save = NULL, *kv;
+	const char *file = NULL, *comma = strchr(dev, ',');
+	bool infinite = false;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	uint64_t n = 0;
+	unsigned avail;
+	pcap_t *pc;
+
+	if (strncmp(dev, "net_pcap", 8) || !comma ||
+	    snprintf(args, sizeof(args), "%s", comma + 1) >= (int)sizeof(args))
+		return 0;
+	for (kv = strtok_r(args, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(kv, "infinite_rx=", 12))
+			infinite = atoi(kv + 12) > 0;
+		else if (!strncmp(kv, "rx_pcap=", 8))
+			file = kv + 8;
+	}
+	if (!infinite || !file || !(pc = pcap_open_offline(file, ebuf)))
+		return 0; /* the driver says what is wrong with the file */
+	while (pcap_next_ex(pc, &h, &data) == 1)
+		n++;
+	pcap_close(pc);
+	avail = rte_mempool_avail_count(pool);
+	if (n <= avail)
+		return 0;
+	snprintf(err, errlen,
+		 "port \"%s\": infinite_rx keeps all %" PRIu64 " packets of %s in mbufs, but the "
+		 "mempool has %u free (set mempool to at least %" PRIu64 ")",
+		 name, n, file, avail, n + (rte_mempool_in_use_count(pool)) + 4096);
+	return -ENOMEM;
 }
 
 int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *want, char *err,
@@ -94,6 +144,8 @@ int bl_port_open(struct bl_port *p, const char *dev, const struct bl_port_want *
 	}
 	rte_eth_dev_adjust_nb_rx_tx_desc(p->id, &rxd, &txd);
 	socket = rte_eth_dev_socket_id(p->id);
+	if ((rc = pcap_pool_check(dev, p->name, want->pool, err, errlen)))
+		return rc;
 	for (uint16_t q = 0; q < p->n_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(p->id, q, rxd, socket, NULL, want->pool);
 		if (rc) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
 """Bad input gives one clear line and a non-zero exit: a bad config file
-(with file:line:column), a port that does not exist, a bad vdev."""
+(with file:line:column), a port that does not exist, a bad vdev, a mempool
+too small for net_pcap's infinite_rx."""
 import subprocess
 from blpkt import *
 
@@ -50,4 +51,17 @@ with Workdir("bad") as wd:
                      "--outside", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (empty, wd("o.pcap"))])
     c.true("bad vdev: non-zero exit", rc != 0)
     c.true("bad vdev: one line (%s)" % lines, len(lines) == 1 and lines[0].startswith("brightline: "))
+
+    # net_pcap infinite_rx holds the whole capture in mbufs: a mempool too
+    # small for it is refused before the driver (which, in DPDK 22.11,
+    # then crashes at exit) with the numbers to fix it
+    write_config(cfg, EAL + "mempool: 1024\n")
+    big = wd("big.pcap")
+    write_pcap(big, [v4_udp("10.0.0.1", "10.0.0.2", 1000 + i % 50000, 53, b"x") for i in range(3000)])
+    rc, lines = run(["--config", cfg, "--file-prefix", "bl-it-bad3",
+                     "--inside", "net_pcap0,rx_pcap=%s,infinite_rx=1" % big,
+                     "--outside", "net_null0,no-rx=1"])
+    c.eq("small pool for infinite_rx: exit 1, not a crash", rc, 1)
+    c.true("small pool for infinite_rx: one line with the numbers (%s)" % lines,
+           len(lines) == 1 and "3000 packets" in lines[0] and "set mempool to at least" in lines[0])
 c.done()
