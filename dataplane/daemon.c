@@ -983,15 +983,29 @@ int bl_cmd_load_config(struct bl_config *c, int argc, char **argv, bool required
 }
 
 /*
+ * $NOTIFY_SOCKET, read once before any thread starts: the meter thread sets
+ * TZ for calendar quotas, and a getenv() racing a setenv() may read a freed
+ * environment.
+ */
+static char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+
+static void notify_init(void)
+{
+	const char *p = getenv("NOTIFY_SOCKET");
+
+	snprintf(notify_path, sizeof(notify_path), "%s", p ? p : "");
+}
+
+/*
  * Tell systemd (Type=notify) how the box is: one datagram on $NOTIFY_SOCKET,
  * what sd_notify(3) sends, without linking libsystemd. Nothing when the
  * variable is absent (not started by systemd).
  */
 static void notify_systemd(const char *state)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
+	const char *path = notify_path;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t n = path ? strlen(path) : 0;
+	size_t n = strlen(path);
 	int fd;
 
 	if (n < 2 || (path[0] != '/' && path[0] != '@') || n >= sizeof(sa.sun_path))
@@ -1073,6 +1087,10 @@ int bl_cmd_run(int argc, char **argv)
 	struct timespec t0, now, tick = { 0, 10 * 1000 * 1000 };
 	int opt, rc, ret = 1;
 
+	notify_init();
+	/* the local zone, read before any thread: localtime_r() (EVE time
+	 * stamps) then never reads the environment the meter thread changes */
+	tzset();
 	bl_config_defaults(&cfg);
 	if (bl_cmd_load_config(&cfg, argc, argv, false))
 		goto out_cfg;

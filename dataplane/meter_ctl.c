@@ -180,14 +180,18 @@ static struct meter_name *name_get(struct bl_meters *m, const char *name)
 /* A zone name tzdata knows ("UTC" always). */
 static bool tz_known(const char *tz)
 {
-	const char *dir = getenv("TZDIR");
+	const char *dir;
 	char path[PATH_MAX];
 
 	if (!strcmp(tz, "UTC"))
 		return true;
 	if (tz[0] == '/' || strstr(tz, ".."))
 		return false;
+	/* the environment is read under the lock its writer (next_boundary) holds */
+	pthread_mutex_lock(&tz_lock);
+	dir = getenv("TZDIR");
 	snprintf(path, sizeof(path), "%s/%s", dir && dir[0] ? dir : "/usr/share/zoneinfo", tz);
+	pthread_mutex_unlock(&tz_lock);
 	return access(path, R_OK) == 0;
 }
 
