@@ -78,8 +78,8 @@ struct bl_config {
 	char policy[PATH_MAX];
 	char state_dir[PATH_MAX - 64]; /* quota usage survives restarts here ("" = not kept) */
 	struct {
-		uint32_t max_slots;  /* (subscriber, rule) meters, all workers */
-		uint32_t snapshot_s; /* quota usage saved every this many seconds */
+		uint32_t max_slots;	 /* (subscriber, rule) meters, all workers */
+		uint32_t snapshot_s;	 /* quota usage saved every this many seconds */
 		uint32_t reclaim_idle_s; /* idle slots freed after about this long */
 	} meters;
 	struct {

@@ -57,10 +57,10 @@
 #include "policy.h"
 
 /* Rolling-window sub-buckets per slot. */
-#define BL_METER_QBUCKETS	    24u
-#define BL_METER_MAX_SLOTS_DEFAULT  65536u
-#define BL_METER_SNAPSHOT_S_DEFAULT 60u
-#define BL_METER_STATE_FILE	    "meters.state"
+#define BL_METER_QBUCKETS		24u
+#define BL_METER_MAX_SLOTS_DEFAULT	65536u
+#define BL_METER_SNAPSHOT_S_DEFAULT	60u
+#define BL_METER_STATE_FILE		"meters.state"
 #define BL_METER_RECLAIM_IDLE_S_DEFAULT 300u
 
 /*
@@ -108,16 +108,16 @@ struct bl_meter_stats {
 struct bl_meter_config {
 	const char *name; /* rte_hash name, unique per process */
 	int socket_id;
-	uint32_t max_slots;    /* 0: BL_METER_MAX_SLOTS_DEFAULT */
-	uint64_t tsc_hz;       /* 0: rte_get_tsc_hz() */
-	uint64_t tsc_base;     /* TSC at epoch_base (tests); 0 with epoch_base 0: now */
-	int64_t epoch_base;    /* wall seconds at tsc_base; 0: time(NULL) */
-	const char *state_dir; /* NULL or "": no persistence */
-	uint64_t (*tsc)(void); /* the control side's clock; NULL: rte_rdtsc (tests fake it) */
+	uint32_t max_slots;	 /* 0: BL_METER_MAX_SLOTS_DEFAULT */
+	uint64_t tsc_hz;	 /* 0: rte_get_tsc_hz() */
+	uint64_t tsc_base;	 /* TSC at epoch_base (tests); 0 with epoch_base 0: now */
+	int64_t epoch_base;	 /* wall seconds at tsc_base; 0: time(NULL) */
+	const char *state_dir;	 /* NULL or "": no persistence */
+	uint64_t (*tsc)(void);	 /* the control side's clock; NULL: rte_rdtsc (tests fake it) */
 	unsigned reclaim_idle_s; /* 0: BL_METER_RECLAIM_IDLE_S_DEFAULT */
 };
 
-struct bl_meters;     /* opaque, one per daemon */
+struct bl_meters; /* opaque, one per daemon */
 struct rte_rcu_qsbr;
 struct bl_meter_rule; /* one per metered rule per policy generation */
 

@@ -87,8 +87,9 @@ struct bl_meters *bl_meters_create(const struct bl_meter_config *c)
 	m->retired = calloc(m->nslots, sizeof(*m->retired));
 	if (!m->slots || !m->marks || !m->retired)
 		goto out_hash;
-	m->reclaim_every = (c->reclaim_idle_s ? c->reclaim_idle_s : BL_METER_RECLAIM_IDLE_S_DEFAULT) *
-			   m->tsc_hz;
+	m->reclaim_every =
+		(c->reclaim_idle_s ? c->reclaim_idle_s : BL_METER_RECLAIM_IDLE_S_DEFAULT) *
+		m->tsc_hz;
 	m->next_walk = m->tsc() + m->reclaim_every;
 	snprintf(name, sizeof(name), "%.20s_n", hp.name);
 	np.name = name;
@@ -464,7 +465,8 @@ static void reclaim_walk(struct bl_meters *m, uint64_t now)
 		/* only this thread deletes, so the key still maps here unless a
 		 * load or an old copy says otherwise: check before deleting */
 		key = s->key;
-		if (rte_hash_lookup(m->h, &key) != (int32_t)pos || rte_hash_del_key(m->h, &key) < 0) {
+		if (rte_hash_lookup(m->h, &key) != (int32_t)pos ||
+		    rte_hash_del_key(m->h, &key) < 0) {
 			k->armed = 0;
 			continue;
 		}

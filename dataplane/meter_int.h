@@ -87,12 +87,12 @@ struct bl_meters {
 	struct reclaim_mark *marks; /* per slot: seen idle at the last walk */
 	uint32_t *retired;	    /* positions waiting for their grace period */
 	uint32_t nretired;
-	uint64_t retired_token;	  /* rte_rcu_qsbr_start() after they were retired */
-	uint64_t reclaim_every;	  /* TSC between walks */
-	uint64_t next_walk;	  /* TSC */
-	uint32_t walk_pos;	  /* next slot of the walk under way */
+	uint64_t retired_token; /* rte_rcu_qsbr_start() after they were retired */
+	uint64_t reclaim_every; /* TSC between walks */
+	uint64_t next_walk;	/* TSC */
+	uint32_t walk_pos;	/* next slot of the walk under way */
 	bool walking;
-	uint64_t reclaimed;	  /* read by any thread (relaxed) */
+	uint64_t reclaimed; /* read by any thread (relaxed) */
 	/* persistence thread */
 	pthread_t thread;
 	bool thread_up;

@@ -459,10 +459,11 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 
 			if (fr != BL_FRAG_NOT_FRAGMENT) {
 				bl_frag_key_build(p, &fkeys[i]);
+				/* a refused first, or a later fragment, is done */
 				if (fr == BL_FRAG_OK && fkeys[i].off == 0)
 					is_frag_first[i] = 1;
 				else
-					plan[i] = PLAN_DONE; /* refused first, or a later fragment */
+					plan[i] = PLAN_DONE;
 			}
 		}
 		kidx[i] = UINT32_MAX;

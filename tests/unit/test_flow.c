@@ -744,15 +744,24 @@ Test(flow, track_burst_matches_per_packet)
 	struct bl_flow_table *a = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
 	struct bl_flow_table *b = table(64, BL_FLOW_MIDSTREAM_DROP, BL_FLOW_FULL_DROP_NEW);
 	const struct bl_pkt seq[] = {
-		pkt4(UDP, 1, 5000, 2, 53, 0),	 pkt4(UDP, 1, 5000, 2, 53, 0),
-		pkt4(UDP, 2, 53, 1, 5000, 0),	 pkt4(UDP, 1, 5000, 2, 53, 0),
-		pkt4(TCP, 3, 1000, 4, 80, SYN),	 pkt4(TCP, 4, 80, 3, 1000, SYN | ACK),
-		pkt4(TCP, 3, 1000, 4, 80, ACK),	 pkt4(TCP, 3, 1000, 4, 80, ACK),
-		pkt4(TCP, 4, 80, 3, 1000, ACK),	 pkt4(TCP, 5, 2000, 4, 80, ACK), /* midstream */
-		pkt4(TCP, 3, 1000, 4, 80, FIN | ACK), pkt4(TCP, 4, 80, 3, 1000, ACK),
-		pkt4(TCP, 4, 80, 3, 1000, FIN | ACK), pkt4(TCP, 3, 1000, 4, 80, ACK),
-		pkt4(TCP, 3, 1000, 4, 80, SYN),	 pkt4(UDP, 2, 53, 1, 5000, 0),
-		pkt4(ICMP, 1, 0, 2, 0, 0),	 pkt4(ICMP, 2, 0, 1, 0, 0),
+		pkt4(UDP, 1, 5000, 2, 53, 0),
+		pkt4(UDP, 1, 5000, 2, 53, 0),
+		pkt4(UDP, 2, 53, 1, 5000, 0),
+		pkt4(UDP, 1, 5000, 2, 53, 0),
+		pkt4(TCP, 3, 1000, 4, 80, SYN),
+		pkt4(TCP, 4, 80, 3, 1000, SYN | ACK),
+		pkt4(TCP, 3, 1000, 4, 80, ACK),
+		pkt4(TCP, 3, 1000, 4, 80, ACK),
+		pkt4(TCP, 4, 80, 3, 1000, ACK),
+		pkt4(TCP, 5, 2000, 4, 80, ACK), /* midstream */
+		pkt4(TCP, 3, 1000, 4, 80, FIN | ACK),
+		pkt4(TCP, 4, 80, 3, 1000, ACK),
+		pkt4(TCP, 4, 80, 3, 1000, FIN | ACK),
+		pkt4(TCP, 3, 1000, 4, 80, ACK),
+		pkt4(TCP, 3, 1000, 4, 80, SYN),
+		pkt4(UDP, 2, 53, 1, 5000, 0),
+		pkt4(ICMP, 1, 0, 2, 0, 0),
+		pkt4(ICMP, 2, 0, 1, 0, 0),
 	};
 	const unsigned n = RTE_DIM(seq), bursts[] = { 1, 7, 18 };
 	struct bl_flow_key k[RTE_DIM(seq)];
@@ -777,8 +786,8 @@ Test(flow, track_burst_matches_per_packet)
 				if (i == at)
 					bl_flow_track_burst(b, &k[at], &bytes[at], m, now, &eb[at],
 							    &ob[at]);
-				cr_assert_eq(ob[i], oa, "round %u packet %u: outcome %u, want %u", r,
-					     i, ob[i], oa);
+				cr_assert_eq(ob[i], oa, "round %u packet %u: outcome %u, want %u",
+					     r, i, ob[i], oa);
 			}
 		}
 		for (unsigned i = 0; i < n; i++) {
@@ -793,9 +802,10 @@ Test(flow, track_burst_matches_per_packet)
 			cr_assert_eq(eb[i]->flags, ea[i]->flags, "round %u packet %u: flags", r, i);
 			cr_assert_eq(eb[i]->last_tsc, ea[i]->last_tsc);
 			for (unsigned d = 0; d < 2; d++) {
-				cr_assert_eq(eb[i]->pkts[d], ea[i]->pkts[d], "packet %u dir %u", i, d);
-				cr_assert_eq(eb[i]->bytes[d], ea[i]->bytes[d], "packet %u dir %u", i,
+				cr_assert_eq(eb[i]->pkts[d], ea[i]->pkts[d], "packet %u dir %u", i,
 					     d);
+				cr_assert_eq(eb[i]->bytes[d], ea[i]->bytes[d], "packet %u dir %u",
+					     i, d);
 			}
 		}
 	}
