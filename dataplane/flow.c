@@ -287,8 +287,8 @@ static inline void st64(void *p, uint64_t v)
  */
 static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
 {
-	uint64_t a0, a1, b0, b1, x0, x1, y0, y1, w0;
-	uint32_t pa = 0, pb = 0, pt, tcp_flags = 0, swap, h;
+	uint64_t a0, a1, b0, b1, x0, x1, y0, y1;
+	uint32_t pa = 0, pb = 0, pt, tcp_flags = 0, swap;
 
 	if ((l3->family != 4 && l3->family != 6) || (l3->flags & BL_L3_FRAG_LATER))
 		return -ENOENT;
@@ -330,40 +330,36 @@ static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_f
 	pt = swap ? pb : pa;
 	pb = swap ? pa : pb;
 	pa = pt;
-#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
-	/* family, proto, vlan, port[0], port[1] as the struct lays them */
-	w0 = (uint64_t)l3->family | (uint64_t)l3->proto << 8 | (uint64_t)(vlan & 0x0fff) << 16 |
-	     (uint64_t)pa << 32 | (uint64_t)pb << 48;
-	st64(k, w0);
 	st64(k->addr[0], x0);
 	st64(k->addr[0] + 8, x1);
 	st64(k->addr[1], y0);
 	st64(k->addr[1] + 8, y1);
 	st64(k->zero, 0);
-	h = words_hash(w0, x0, x1, y0, y1, l3->family == 6);
-	/* hash, side, tcp_flags, pad: one store (byte stores read back as a
-	 * word would not forward) */
-	st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40);
-	return 0;
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	{
+		/* family, proto, vlan, port[0], port[1] as the struct lays them */
+		uint64_t w0 = (uint64_t)l3->family | (uint64_t)l3->proto << 8 |
+			      (uint64_t)(vlan & 0x0fff) << 16 | (uint64_t)pa << 32 |
+			      (uint64_t)pb << 48;
+		uint32_t h = words_hash(w0, x0, x1, y0, y1, l3->family == 6);
+
+		st64(k, w0);
+		/* hash, side, tcp_flags, pad: one store (byte stores read back
+		 * as a word would not forward) */
+		st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40);
+	}
 #else
-	RTE_SET_USED(w0);
-	memset(k, 0, BL_FLOW_KEY_LEN);
 	k->family = l3->family;
 	k->proto = l3->proto;
 	k->vlan = vlan & 0x0fff;
-	st64(k->addr[0], x0);
-	st64(k->addr[0] + 8, x1);
-	st64(k->addr[1], y0);
-	st64(k->addr[1] + 8, y1);
 	k->port[0] = (uint16_t)pa;
 	k->port[1] = (uint16_t)pb;
 	k->hash = key_mem_hash(k);
 	k->side = (uint8_t)swap;
 	k->tcp_flags = (uint8_t)tcp_flags;
 	k->pad = 0;
-	RTE_SET_USED(h);
-	return 0;
 #endif
+	return 0;
 }
 
 int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
@@ -519,11 +515,6 @@ static void table_remove(struct bl_flow_table *t, uint32_t s, uint32_t h)
 			return;
 		}
 	}
-}
-
-void bl_flow_prefetch(const struct bl_flow_table *t, const struct bl_flow_key *k)
-{
-	rte_prefetch0(prim_bucket(t, k->hash));
 }
 
 int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pkt *p,
@@ -787,9 +778,9 @@ static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e, unsign
 
 /*
  * Account a packet to its flow, creating the flow on a miss. Inline in
- * bl_flow_track_burst(); the first test is the common case, a packet of a
- * live entry that changes no state (UDP/other after the reply, or TCP
- * ESTABLISHED without SYN, FIN or RST): a time stamp and two counters.
+ * bl_flow_track_burst(). Most packets are of a live entry and change no
+ * state (TCP ESTABLISHED without FIN or RST, UDP/other after the reply):
+ * a time stamp and two counters, the state machines not entered.
  */
 static inline enum bl_flow_outcome flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
 					       struct bl_flow_entry **entry, uint32_t bytes,
@@ -800,27 +791,12 @@ static inline enum bl_flow_outcome flow_update(struct bl_flow_table *t, const st
 	unsigned dir;
 	int32_t pos;
 
-	if (likely(e != NULL && t->del_seq == t->lookup_del_seq)) {
-		dir = bl_flow_dir(e, k);
-		if (unlikely(e->flags & BL_FLOW_F_TCP
-				     ? e->state != BL_FLOW_ESTABLISHED ||
-					       (k->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST))
-				     : e->state == BL_FLOW_NEW && dir == 1))
-			goto slow;
-		e->last_tsc = now > e->last_tsc ? now : e->last_tsc;
-		e->pkts[dir]++;
-		e->bytes[dir] += bytes;
-		return BL_FLOW_TRACKED;
-	}
-slow:
 	/*
 	 * An entry found by the bulk lookup may have been deleted since (an
 	 * eviction or removal for an earlier packet of the burst) and its slot
 	 * reused: then look again.
 	 */
-	if (e != NULL && t->del_seq != t->lookup_del_seq)
-		e = NULL;
-	if (e == NULL) {
+	if (unlikely(e == NULL || t->del_seq != t->lookup_del_seq)) {
 		/* an earlier packet of this burst may have created it */
 		pos = table_find(t, k);
 		if (pos >= 0) {
@@ -832,8 +808,8 @@ slow:
 		}
 		*entry = e;
 	}
-	if ((e->flags & BL_FLOW_F_TCP) && e->state == BL_FLOW_CLOSED &&
-	    (k->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN)
+	if (unlikely((e->flags & BL_FLOW_F_TCP) && e->state == BL_FLOW_CLOSED &&
+		     (k->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN))
 		tcp_reopen(t, e, k);
 	dir = bl_flow_dir(e, k);
 	if (now > e->last_tsc)
@@ -841,8 +817,11 @@ slow:
 	e->pkts[dir]++;
 	e->bytes[dir] += bytes;
 	if (e->flags & BL_FLOW_F_TCP) {
-		tcp_advance(t, e, dir, k->tcp_flags);
-	} else if (e->state == BL_FLOW_NEW && dir == 1) {
+		/* tcp_advance() changes nothing else for an established flow */
+		if (unlikely(e->state != BL_FLOW_ESTABLISHED ||
+			     (k->tcp_flags & (TCP_FIN | TCP_RST))))
+			tcp_advance(t, e, dir, k->tcp_flags);
+	} else if (unlikely(e->state == BL_FLOW_NEW && dir == 1)) {
 		e->state = BL_FLOW_ACTIVE;
 		t->ctr.udp_active++;
 	}

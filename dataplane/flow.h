@@ -214,13 +214,11 @@ int bl_flow_key_build(const struct bl_pkt *p, struct bl_flow_key *k);
 int bl_flow_key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k);
 
 /*
- * Request the cache line where bl_flow_lookup_burst() will first look for
- * `k` (its bucket). The worker calls it as each key is built, so the line
- * arrives while the rest of the burst's keys are built.
+ * bl_flow_key_build(), then, when it built a key, request the cache line
+ * where bl_flow_lookup_burst() will first look for it (its bucket). The
+ * worker builds each key this way, so the line arrives while the rest of
+ * the burst's keys are built.
  */
-void bl_flow_prefetch(const struct bl_flow_table *t, const struct bl_flow_key *k);
-
-/* bl_flow_key_build(), then bl_flow_prefetch() when it built a key. */
 int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pkt *p,
 			       struct bl_flow_key *k);
 

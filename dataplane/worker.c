@@ -421,8 +421,23 @@ out_event:
 enum plan {
 	PLAN_FLOW = 0, /* has a flow key: flow update + verdict */
 	PLAN_DONE,     /* a fragment the first pass refused, or a later one */
-	PLAN_SETTLED,  /* counted and forwarded in the second pass */
 };
+
+/*
+ * Most packets: of a flow this generation allowed (its verdict cached, so
+ * not classified), no first fragment, no per-packet events. What decide()
+ * would do for such a packet, done without it: count and forward. Returns
+ * false, having done nothing, for any other packet.
+ */
+static inline bool allowed_forward(struct bl_worker *w, struct rte_mbuf *m,
+				   const struct bl_flow_entry *e, bool frag_first, uint32_t bytes)
+{
+	if (e->verdict != BL_RT_ALLOW || frag_first || w->events_all)
+		return false;
+	bl_verdict_count(&w->seam, e->rule_slot, bytes);
+	forward(w, m);
+	return true;
+}
 
 /*
  * Judge IP packets this worker owns, in arrival order: fragment check,
@@ -515,15 +530,11 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		}
 		if (fos[i] == BL_FLOW_TRACKED && !quote && e->verdict != BL_FLOW_VERDICT_NONE &&
 		    e->verdict_gen == rt->gen) {
-			if (likely(in_order && e->verdict == BL_RT_ALLOW && !is_frag_first[i] &&
-				   !w->events_all)) {
-				bl_verdict_count(&w->seam, e->rule_slot, kbytes[kidx[i]]);
-				forward(w, m);
-				plan[i] = PLAN_SETTLED;
+			if (likely(in_order &&
+				   allowed_forward(w, m, e, is_frag_first[i], kbytes[kidx[i]])))
 				first = i + 1;
-			} else {
+			else
 				in_order = false;
-			}
 			continue;
 		}
 		in_order = false;
@@ -593,17 +604,10 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		}
 		fo = fos[i];
 		e = ents[i];
-		/*
-		 * Most packets: a flow this generation allowed (its verdict was
-		 * cached, so it was not classified), no first fragment, no
-		 * per-packet events. What decide() would do for it, done here.
-		 */
-		if (likely(qidx[i] == UINT8_MAX && fo == BL_FLOW_TRACKED &&
-			   e->verdict == BL_RT_ALLOW && !is_frag_first[i] && !w->events_all)) {
-			bl_verdict_count(&w->seam, e->rule_slot, rte_pktmbuf_pkt_len(m));
-			forward(w, m);
+		/* not classified: its flow's verdict of this generation stands */
+		if (qidx[i] == UINT8_MAX && fo == BL_FLOW_TRACKED &&
+		    allowed_forward(w, m, e, is_frag_first[i], rte_pktmbuf_pkt_len(m)))
 			continue;
-		}
 		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
 			v = BL_VERDICT_DROP;
 			reason = fo == BL_FLOW_DROP_FULL ? BL_DROP_FLOW_FULL
