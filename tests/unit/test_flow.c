@@ -161,6 +161,68 @@ Test(flow, both_directions_one_key)
 	cr_assert_eq(bl_flow_key_build(&other, &k2), -ENOENT);
 }
 
+/* Both directions of `p` (swapped copy built here) give one key whose
+ * endpoint 0 is `first_src` as the lower (address, port) as bytes. */
+static void check_canonical(const struct bl_pkt *p, bool first_src)
+{
+	struct bl_pkt q = *p;
+	struct bl_flow_key k1, k2;
+	const struct bl_l3 *l = &p->l3[0];
+
+	memcpy(q.l3[0].src, l->dst, 16);
+	memcpy(q.l3[0].dst, l->src, 16);
+	q.l3[0].sport = l->dport;
+	q.l3[0].dport = l->sport;
+	cr_assert_eq(bl_flow_key_build(p, &k1), 0);
+	cr_assert_eq(bl_flow_key_build(&q, &k2), 0);
+	cr_assert_eq(memcmp(&k1, &k2, BL_FLOW_KEY_LEN), 0);
+	cr_assert_eq(k1.hash, k2.hash);
+	cr_assert_eq(k1.side, first_src ? 0 : 1);
+	cr_assert_eq(k2.side, first_src ? 1 : 0);
+	cr_assert_eq(memcmp(k1.addr[0], first_src ? l->src : l->dst, 16), 0);
+	cr_assert_eq(memcmp(k1.addr[1], first_src ? l->dst : l->src, 16), 0);
+	cr_assert_eq(k1.port[0], first_src ? l->sport : l->dport);
+	cr_assert_eq(k1.port[1], first_src ? l->dport : l->sport);
+}
+
+/* The endpoint order's every tie-break: first address word, second
+ * address word (IPv6), then the port; addresses compare as bytes. */
+Test(flow, canonical_order_tie_breaks)
+{
+	struct bl_pkt p = pkt4(UDP, 1, 9, 2, 8, 0);
+
+	check_canonical(&p, true);
+	p = pkt4(UDP, 2, 8, 1, 9, 0);
+	check_canonical(&p, false);
+	/* byte order, not host order: 10.0.1.0 sorts after 10.0.0.255 */
+	p = pkt4(UDP, 255, 5, 0, 5, 0);
+	p.l3[0].dst[2] = 1;
+	check_canonical(&p, true);
+	/* same address: the port decides */
+	p = pkt4(UDP, 7, 4000, 7, 53, 0);
+	check_canonical(&p, false);
+	p = pkt4(UDP, 7, 53, 7, 4000, 0);
+	check_canonical(&p, true);
+
+	/* IPv6: equal first 8 bytes, the second word decides */
+	p = pkt4(TCP, 0, 443, 0, 50000, 0x10);
+	p.l3[0].family = 6;
+	memset(p.l3[0].src, 0, 16);
+	memset(p.l3[0].dst, 0, 16);
+	p.l3[0].src[0] = p.l3[0].dst[0] = 0xfd;
+	p.l3[0].src[8] = 0x01;
+	p.l3[0].dst[15] = 0xff;
+	check_canonical(&p, false);
+	p.l3[0].dst[8] = 0x01;
+	check_canonical(&p, true); /* second words 01..00 < 01..ff */
+	p.l3[0].src[15] = 0xff;
+	check_canonical(&p, true); /* same address: port 443 < 50000 */
+	/* the first word decides over the second */
+	p.l3[0].src[7] = 0x01;
+	p.l3[0].dst[9] = 0xff;
+	check_canonical(&p, false);
+}
+
 Test(flow, both_directions_one_entry)
 {
 	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
