@@ -39,6 +39,7 @@
 #endif
 
 #include "flow.h"
+#include "parse_fast.h"
 
 #define HASH_SEED   0x6b1c3f2d
 #define HASH_SEED_B 0x2f3a9c61
@@ -278,45 +279,22 @@ static inline void st64(void *p, uint64_t v)
 }
 
 /*
- * Canonical key of one IP layer: endpoints ordered by (address, port) as
- * bytes. Built from four address words in registers: the order is one
- * comparison and the swap masks, then each key word is stored
- * once and hashed from its register. (Pointers to on-stack copies made the
- * compiler spill the words and read them back as 16-byte loads over 8-byte
- * stores, a store-forwarding stall on every packet.)
+ * Canonical key from its words: endpoints ordered by (address, port) as
+ * bytes. a0/a1 and b0/b1 are the two addresses' 8-byte halves as loaded
+ * from memory (an IPv4 address zero-extended in a0/b0, a1 = b1 = 0),
+ * pa/pb their ports. The order is one comparison and the swap masks, then
+ * each key word is stored once and hashed from its register. (Pointers to
+ * on-stack copies made the compiler spill the words and read them back as
+ * 16-byte loads over 8-byte stores, a store-forwarding stall on every
+ * packet.)
  */
-static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
+static inline void key_from_words(struct bl_flow_key *k, uint8_t family, uint8_t proto,
+				  uint16_t vlan, uint32_t pa, uint32_t pb, uint32_t tcp_flags,
+				  uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
 {
-	uint64_t a0, a1, b0, b1, x0, x1, y0, y1;
-	uint32_t pa = 0, pb = 0, tcp_flags = 0, swap;
+	uint64_t x0, x1, y0, y1;
+	uint32_t swap;
 
-	if ((l3->family != 4 && l3->family != 6) || (l3->flags & BL_L3_FRAG_LATER))
-		return -ENOENT;
-	switch (l3->proto) {
-	case IPPROTO_TCP_:
-		tcp_flags = l3->tcp_flags;
-		/* fall through */
-	case IPPROTO_UDP_:
-	case IPPROTO_SCTP_:
-		if (l3->flags & BL_L3_HAS_PORTS) {
-			pa = l3->sport;
-			pb = l3->dport;
-		}
-		break;
-	case IPPROTO_ICMP_:
-		if (l3->family == 4 && (l3->icmp_type == 8 || l3->icmp_type == 0))
-			pa = pb = l3->sport; /* echo identifier */
-		break;
-	case IPPROTO_ICMPV6_:
-		if (l3->family == 6 && (l3->icmp_type == 128 || l3->icmp_type == 129))
-			pa = pb = l3->sport;
-		break;
-	default: break;
-	}
-	a0 = ld64(l3->src);
-	a1 = ld64(l3->src + 8);
-	b0 = ld64(l3->dst);
-	b1 = ld64(l3->dst + 8);
 	/* memcmp order of (address, port): big-endian words compare as bytes */
 	x0 = rte_be_to_cpu_64(a0);
 	y0 = rte_be_to_cpu_64(b0);
@@ -348,10 +326,10 @@ static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_f
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 	{
 		/* family, proto, vlan, port[0], port[1] as the struct lays them */
-		uint64_t w0 = (uint64_t)l3->family | (uint64_t)l3->proto << 8 |
+		uint64_t w0 = (uint64_t)family | (uint64_t)proto << 8 |
 			      (uint64_t)(vlan & 0x0fff) << 16 | (uint64_t)pa << 32 |
 			      (uint64_t)pb << 48;
-		uint32_t h = words_hash(w0, x0, x1, y0, y1, l3->family == 6);
+		uint32_t h = words_hash(w0, x0, x1, y0, y1, family == 6);
 
 		st64(k, w0);
 		/* hash, side, tcp_flags, pad: one store (byte stores read back
@@ -359,8 +337,8 @@ static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_f
 		st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40);
 	}
 #else
-	k->family = l3->family;
-	k->proto = l3->proto;
+	k->family = family;
+	k->proto = proto;
 	k->vlan = vlan & 0x0fff;
 	k->port[0] = (uint16_t)pa;
 	k->port[1] = (uint16_t)pb;
@@ -369,6 +347,38 @@ static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_f
 	k->tcp_flags = (uint8_t)tcp_flags;
 	k->pad = 0;
 #endif
+}
+
+/* Canonical key of one IP layer (key_from_words()). */
+static inline int key_from_l3(const struct bl_l3 *l3, uint16_t vlan, struct bl_flow_key *k)
+{
+	uint32_t pa = 0, pb = 0, tcp_flags = 0;
+
+	if ((l3->family != 4 && l3->family != 6) || (l3->flags & BL_L3_FRAG_LATER))
+		return -ENOENT;
+	switch (l3->proto) {
+	case IPPROTO_TCP_:
+		tcp_flags = l3->tcp_flags;
+		/* fall through */
+	case IPPROTO_UDP_:
+	case IPPROTO_SCTP_:
+		if (l3->flags & BL_L3_HAS_PORTS) {
+			pa = l3->sport;
+			pb = l3->dport;
+		}
+		break;
+	case IPPROTO_ICMP_:
+		if (l3->family == 4 && (l3->icmp_type == 8 || l3->icmp_type == 0))
+			pa = pb = l3->sport; /* echo identifier */
+		break;
+	case IPPROTO_ICMPV6_:
+		if (l3->family == 6 && (l3->icmp_type == 128 || l3->icmp_type == 129))
+			pa = pb = l3->sport;
+		break;
+	default: break;
+	}
+	key_from_words(k, l3->family, l3->proto, vlan, pa, pb, tcp_flags, ld64(l3->src),
+		       ld64(l3->src + 8), ld64(l3->dst), ld64(l3->dst + 8));
 	return 0;
 }
 
@@ -537,20 +547,48 @@ int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pk
 	return r;
 }
 
+int bl_flow_key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t len,
+		      uint32_t wire_len, struct bl_flow_key *k)
+{
+	struct bl_fast f;
+	uint64_t a0, a1, b0, b1;
+
+	if (!bl_parse_fast_fields(d, len, wire_len > len ? wire_len : len, &f))
+		return -ENOENT;
+	if (f.family == 4) {
+		/* zero-padded to 8 bytes, as the record pads an IPv4 address */
+		uint8_t a[8] = { 0 }, b[8] = { 0 };
+
+		memcpy(a, f.ip + 12, 4);
+		memcpy(b, f.ip + 16, 4);
+		a0 = ld64(a);
+		b0 = ld64(b);
+		a1 = b1 = 0;
+	} else {
+		a0 = ld64(f.ip + 8);
+		a1 = ld64(f.ip + 16);
+		b0 = ld64(f.ip + 24);
+		b1 = ld64(f.ip + 32);
+	}
+	key_from_words(k, f.family, f.proto, (uint16_t)f.vlans, f.sport, f.dport, f.tcp_flags, a0,
+		       a1, b0, b1);
+	rte_prefetch0(prim_bucket(t, k->hash));
+	return 0;
+}
+
 /*
  * Bulk lookups with the precomputed hashes, BL_FLOW_BURST_MAX at a time,
  * in three passes so each pass's cache misses overlap: every bucket line
  * is requested, then signatures are matched and the first candidate
  * slot's two lines requested, then keys compared.
  */
-unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
-			      uint64_t now, struct bl_flow_entry **out)
+static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
+				    unsigned n, struct bl_flow_entry **out)
 {
 	const struct bucket *b[BL_FLOW_BURST_MAX];
 	unsigned ways[BL_FLOW_BURST_MAX];
 	unsigned done, m, i, hits = 0;
 
-	RTE_SET_USED(now);
 	for (done = 0; done < n; done += m) {
 		const struct bl_flow_key *k = keys + done;
 
@@ -575,9 +613,18 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key 
 			hits += s >= 0;
 		}
 	}
+	t->lookup_del_seq = t->del_seq;
+	return hits;
+}
+
+unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
+			      uint64_t now, struct bl_flow_entry **out)
+{
+	unsigned hits = lookup_burst(t, keys, n, out);
+
+	RTE_SET_USED(now);
 	t->ctr.lookups += n;
 	t->ctr.hits += hits;
-	t->lookup_del_seq = t->del_seq;
 	return hits;
 }
 
@@ -851,6 +898,29 @@ void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys
 	bl_flow_lookup_burst(t, keys, n, now, entries);
 	for (unsigned i = 0; i < n; i++)
 		outcomes[i] = (uint8_t)flow_update(t, &keys[i], &entries[i], bytes[i], now);
+}
+
+unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
+			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
+			       uint32_t gen, struct bl_flow_entry **out)
+{
+	unsigned i;
+
+	lookup_burst(t, keys, n, out);
+	for (i = 0; i < n; i++) {
+		struct bl_flow_entry *e = out[i];
+
+		/* no SYN, FIN or RST: the TCP state stays or only advances
+		 * (never reopens, which clears the verdict) */
+		if (e == NULL || e->verdict != verdict || e->verdict_gen != gen ||
+		    (keys[i].tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
+			break;
+		flow_update(t, &keys[i], &out[i], bytes[i], now);
+	}
+	/* only the packets taken were looked up, as far as the counters go */
+	t->ctr.lookups += i;
+	t->ctr.hits += i;
+	return i;
 }
 
 /* Clock-hand expiry over at most `budget` slots. */

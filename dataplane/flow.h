@@ -223,6 +223,20 @@ int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pk
 			       struct bl_flow_key *k);
 
 /*
+ * The express lane's key: straight from a frame, without the per-packet
+ * record. `len` bytes at `d` are readable, `wire_len` is the frame's length
+ * (bl_parse()'s arguments). For a frame the parser's fast path takes
+ * (parse_fast.h: Ethernet, up to two VLAN tags, IPv4 without options and
+ * not a fragment or IPv6 without extension headers, TCP or plain UDP),
+ * builds into `k` the key bl_flow_key_build() would build from
+ * bl_parse()'s record, requests its bucket like
+ * bl_flow_key_build_prefetch(), and returns 0; any other frame: -ENOENT,
+ * `k` unspecified (the caller parses it the long way).
+ */
+int bl_flow_key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t len,
+		      uint32_t wire_len, struct bl_flow_key *k);
+
+/*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
  * precomputed hashes and set out[i] to the entry or NULL on a miss. Found
  * entries are prefetched. Nothing is created or changed here except the
@@ -245,6 +259,19 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key 
  */
 enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flow_key *k,
 				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now);
+
+/*
+ * The worker's express lane: look up `n` keys and account, in order, the
+ * packets whose flow exists, holds `verdict` set by policy generation
+ * `gen`, and which carry no TCP SYN, FIN or RST (bl_flow_update(), which
+ * then cannot clear the verdict); stop at the first packet that is not
+ * such. Returns how many were taken (out[0..ret-1] their entries). The
+ * packets from out[ret] on are untouched and uncounted: the caller gives
+ * them to bl_flow_track_burst() as usual.
+ */
+unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
+			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
+			       uint32_t gen, struct bl_flow_entry **out);
 
 /*
  * bl_flow_lookup_burst() then bl_flow_update() for each key in order, in

@@ -172,6 +172,26 @@ static inline void forward(struct bl_worker *w, struct rte_mbuf *m)
 	w->tx_buf[out][w->tx_n[out]++] = m;
 }
 
+/* Queue `n` packets that all arrived on `side` (one RX burst) for the other port. */
+static inline void forward_bulk(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n,
+				unsigned side)
+{
+	unsigned out = side ^ 1;
+
+	while (n) {
+		unsigned room = BL_TX_BUF - w->tx_n[out], c = n < room ? n : room;
+
+		if (c == 0) {
+			tx_flush(w, out);
+			continue;
+		}
+		memcpy(&w->tx_buf[out][w->tx_n[out]], pkts, c * sizeof(*pkts));
+		w->tx_n[out] += c;
+		pkts += c;
+		n -= c;
+	}
+}
+
 static inline void drop(struct bl_worker *w, struct rte_mbuf *m, unsigned reason)
 {
 	w->stats.drop[reason]++;
@@ -184,7 +204,7 @@ static inline void drop(struct bl_worker *w, struct rte_mbuf *m, unsigned reason
  * lossless mode (replay) the worker waits for the main lcore to make room,
  * which it always does; otherwise a full ring loses the event, counted.
  */
-static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind, const void *key,
+static void event_full(struct bl_worker *w, uint8_t l2class, uint8_t kind, const void *key,
 		       enum bl_verdict v, unsigned reason, uint32_t gen, uint32_t rule_slot,
 		       uint32_t log_slot, uint8_t action, uint8_t flags, uint32_t len, uint64_t now)
 {
@@ -198,7 +218,7 @@ static void event_full(struct bl_worker *w, const struct bl_pkt *p, uint8_t kind
 	ev.kind = kind;
 	ev.worker = w->id;
 	ev.verdict = v;
-	ev.l2class = p->l2class;
+	ev.l2class = l2class;
 	ev.reason = reason;
 	ev.gen = gen;
 	ev.rule_slot = rule_slot;
@@ -222,8 +242,8 @@ static inline void event(struct bl_worker *w, const struct bl_pkt *p, uint8_t ki
 {
 	if (!w->events_all)
 		return;
-	event_full(w, p, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE, BL_RT_NONE, 0, 0,
-		   0);
+	event_full(w, p->l2class, kind, key, v, reason, 0, BL_EV_NO_RULE, BL_EV_NO_RULE, BL_RT_NONE,
+		   0, 0, 0);
 }
 
 /* A frag key turned into the event's flow-key layout (ports 0). */
@@ -412,8 +432,8 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 out_event:
 	/* live: a record per flow decision only; --verdicts: per packet */
 	if (w->events && (w->events_all || ev_flags))
-		event_full(w, p, key ? BL_EV_FLOW : BL_EV_NOFLOW, key, v, ev_reason, gen, rule_slot,
-			   log_slot, action, ev_flags, rte_pktmbuf_pkt_len(m), now);
+		event_full(w, p->l2class, key ? BL_EV_FLOW : BL_EV_NOFLOW, key, v, ev_reason, gen,
+			   rule_slot, log_slot, action, ev_flags, rte_pktmbuf_pkt_len(m), now);
 	return v;
 }
 
@@ -642,6 +662,81 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 }
 
 /*
+ * The express lane, for the packets most bursts hold only: plain TCP or
+ * UDP (the parser's fast-path frames) of a flow this policy generation
+ * allowed, with no SYN, FIN or RST. Such a packet gets what judge() would
+ * give it (flow update, rule counter, forward) with none of the rest: no
+ * per-packet record, no key built from it, one pass. Taken is the in-order
+ * run from the first packet of the burst to the first packet that is not
+ * such; that packet and all after it go the long way (dispatch(), judge()),
+ * so no packet overtakes an earlier one of its flow. With --verdicts it
+ * records each packet's event as decide() would. Off with software
+ * distribution over several workers (the packets must first reach the
+ * worker that owns their flow). `pkts` is one RX burst (one port).
+ * Returns the number of packets taken, forwarded.
+ * The lane exists for speed (README, "Flow table", says what it saves).
+ */
+static unsigned express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+{
+	struct bl_flow_key keys[BL_BURST];
+	struct bl_flow_entry *ents[BL_BURST];
+	uint32_t bytes[BL_BURST];
+	const struct bl_rt *rt;
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1 = 0;
+	unsigned nk, taken;
+
+	for (nk = 0; nk < n; nk++) {
+		struct rte_mbuf *m = pkts[nk];
+
+		if (nk + 3 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[nk + 3], void *));
+		if (bl_flow_key_frame(w->flows, rte_pktmbuf_mtod(m, const uint8_t *),
+				      rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m),
+				      &keys[nk]) != 0)
+			break;
+		bytes[nk] = rte_pktmbuf_pkt_len(m);
+	}
+	if (w->stage_timing)
+		t1 = rte_rdtsc();
+	if (nk == 0) {
+		if (w->stage_timing)
+			w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
+		return 0;
+	}
+	/* acquire: as in judge() */
+	rt = __atomic_load_n(w->seam.rt, __ATOMIC_ACQUIRE);
+	taken = bl_flow_express_burst(w->flows, keys, bytes, nk, now, BL_RT_ALLOW, rt->gen, ents);
+	/* rule counters: one line per rule, requested for the whole run first
+	 * (with thousands of rules they are not in L1) */
+	for (unsigned i = 0; i < taken; i++)
+		rte_prefetch0(&w->seam.ctr[ents[i]->rule_slot]);
+	for (unsigned i = 0; i < taken; i++) {
+		const struct bl_flow_entry *e = ents[i];
+
+		bl_verdict_count(&w->seam, e->rule_slot, bytes[i]);
+		/* --verdicts: the event decide() records for such a packet */
+		if (unlikely(w->events_all))
+			event_full(w, BL_L2_IP, BL_EV_FLOW, &keys[i], BL_VERDICT_PASS,
+				   e->rule_id == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
+								    : BL_REASON_RULE,
+				   e->verdict_gen, e->rule_slot, BL_EV_NO_RULE, BL_RT_ALLOW, 0,
+				   bytes[i], now);
+	}
+	/* one RX burst: every packet came in on the same port */
+	forward_bulk(w, pkts, taken, side_of(w, pkts[0]));
+	if (w->stage_timing) {
+		/* the keys are the lane's parse, the rest its flow stage; the
+		 * time spent on packets not taken counts too (they are counted
+		 * as packets when the long way judges them) */
+		w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
+		w->stats.stage_pkts[BL_STAGE_PARSE] += taken;
+		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t1;
+		w->stats.stage_pkts[BL_STAGE_FLOW] += taken;
+	}
+	return taken;
+}
+
+/*
  * Packets fresh from a port: parse, settle the flowless ones, and with
  * software distribution hand each IP packet to the worker its symmetric
  * hash names (per destination ring, single producer single consumer).
@@ -651,8 +746,17 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 	struct rte_mbuf *mine[BL_BURST], *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
 	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
 	unsigned n_mine = 0;
-	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1;
+	uint64_t t0, t1;
 
+	if (!(w->sw_dist && w->n_workers > 1)) {
+		unsigned taken = express(w, pkts, n, now);
+
+		pkts += taken;
+		n -= taken;
+		if (n == 0)
+			return;
+	}
+	t0 = w->stage_timing ? rte_rdtsc() : 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 3 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));

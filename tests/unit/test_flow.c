@@ -891,3 +891,274 @@ Test(flow, track_burst_matches_per_packet)
 	bl_flow_free(a);
 	bl_flow_free(b);
 }
+
+/* ---- the express lane: keys from frames, bl_flow_express_burst() ---- */
+
+/* A frame under construction (network byte order). */
+struct frame {
+	uint8_t b[256];
+	uint32_t n;
+};
+
+static void fput(struct frame *f, const void *p, uint32_t n)
+{
+	cr_assert_leq(f->n + n, sizeof(f->b));
+	memcpy(f->b + f->n, p, n);
+	f->n += n;
+}
+
+static void fput16(struct frame *f, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	fput(f, b, 2);
+}
+
+/*
+ * Ethernet with `nvlan` tags (ids 100, 101, ...), IPv4 (`opt` bytes of
+ * options, flags/offset word `frag`) or IPv6 from address byte `a` to `b`,
+ * then `proto`'s header (TCP with `tcp_flags`; UDP; anything else 8 bytes)
+ * and 10 bytes of payload; every length field right.
+ */
+static void frame_build(struct frame *f, unsigned nvlan, int family, uint8_t proto, uint8_t a,
+			uint16_t sp, uint8_t b, uint16_t dp, uint8_t tcp_flags, unsigned opt,
+			uint16_t frag)
+{
+	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
+	uint8_t l4[20] = { 0 }, pay[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+	uint32_t l4len = proto == TCP ? 20 : 8;
+	uint32_t dlen = l4len + sizeof(pay);
+
+	memset(f, 0, sizeof(*f));
+	fput(f, macs, 12);
+	for (unsigned i = 0; i < nvlan; i++) {
+		fput16(f, i == 0 ? 0x88a8 : 0x8100);
+		fput16(f, (uint16_t)(100 + i));
+	}
+	fput16(f, family == 4 ? 0x0800 : 0x86dd);
+	if (family == 4) {
+		uint8_t h[20] = { (uint8_t)(0x45 + opt / 4),
+				  0,
+				  0,
+				  0,
+				  0x12,
+				  0x34,
+				  0,
+				  0,
+				  64,
+				  proto,
+				  0,
+				  0,
+				  10,
+				  0,
+				  0,
+				  a,
+				  172,
+				  16,
+				  0,
+				  b };
+		uint8_t o[40] = { 0 };
+
+		h[2] = (uint8_t)((20 + opt + dlen) >> 8);
+		h[3] = (uint8_t)(20 + opt + dlen);
+		h[6] = (uint8_t)(frag >> 8);
+		h[7] = (uint8_t)frag;
+		fput(f, h, 20);
+		fput(f, o, opt);
+	} else {
+		uint8_t h[40] = { 0x60, 0, 0, 0, 0, 0, proto, 64 };
+
+		h[4] = (uint8_t)(dlen >> 8);
+		h[5] = (uint8_t)dlen;
+		h[8] = h[24] = 0xfd;
+		h[23] = a;
+		h[39] = b;
+		fput(f, h, 40);
+	}
+	l4[0] = (uint8_t)(sp >> 8);
+	l4[1] = (uint8_t)sp;
+	l4[2] = (uint8_t)(dp >> 8);
+	l4[3] = (uint8_t)dp;
+	if (proto == TCP) {
+		l4[12] = 0x50;
+		l4[13] = tcp_flags;
+	} else {
+		l4[4] = (uint8_t)(dlen >> 8);
+		l4[5] = (uint8_t)dlen;
+	}
+	fput(f, l4, l4len);
+	fput(f, pay, sizeof(pay));
+}
+
+static struct bl_flow_table *express_table;
+
+/*
+ * The property the express lane rests on: when bl_flow_key_frame() takes
+ * `len` bytes of a frame (wire length `wire`), the parser takes them as a
+ * one-layer IP packet and bl_flow_key_build() on its record gives the
+ * same key, byte for byte (hash, side and TCP flags included). Returns
+ * whether the frame was taken.
+ */
+static bool check_frame_key(const uint8_t *d, uint32_t len, uint32_t wire)
+{
+	struct bl_flow_key k1, k2;
+	struct bl_pkt p;
+
+	if (bl_flow_key_frame(express_table, d, len, wire, &k1) != 0)
+		return false;
+	cr_assert_eq(bl_parse(d, len, wire, BL_LINK_ETHER, &p), BL_PARSE_OK,
+		     "express took a frame the parser refuses (len %u)", len);
+	cr_assert_eq(p.nlayers, 1);
+	cr_assert_eq(bl_flow_key_build(&p, &k2), 0);
+	cr_assert_eq(memcmp(&k1, &k2, sizeof(k1)), 0, "express key differs (len %u)", len);
+	return true;
+}
+
+Test(flow, key_frame_is_the_parsers_key)
+{
+	struct frame f;
+	unsigned taken = 0, tried = 0;
+	uint32_t seed = 12345;
+
+	express_table = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	/* what the lane must take, both directions, 0 to 2 VLAN tags */
+	for (unsigned nv = 0; nv <= 2; nv++)
+		for (int fam = 4; fam <= 6; fam += 2)
+			for (int pr = 0; pr < 2; pr++)
+				for (int dir = 0; dir < 2; dir++) {
+					uint8_t a = dir ? 9 : 3, b = dir ? 3 : 9;
+
+					frame_build(&f, nv, fam, pr ? TCP : UDP, a, 4000, b, 443,
+						    ACK, 0, 0);
+					cr_assert(check_frame_key(f.b, f.n, f.n),
+						  "plain frame not taken (vlans %u, IPv%d, %s)", nv,
+						  fam, pr ? "TCP" : "UDP");
+				}
+	/* what it must leave to the parser */
+	frame_build(&f, 3, 4, UDP, 1, 1000, 2, 2000, 0, 0, 0);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "three VLAN tags");
+	frame_build(&f, 0, 4, UDP, 1, 1000, 2, 2000, 0, 4, 0);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "IPv4 options");
+	frame_build(&f, 0, 4, UDP, 1, 1000, 2, 2000, 0, 0, 0x2000);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "first fragment (MF)");
+	frame_build(&f, 0, 4, TCP, 1, 1000, 2, 2000, ACK, 0, 0x0001);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "later fragment");
+	frame_build(&f, 0, 4, ICMP, 1, 0x0800, 2, 0, 0, 0, 0);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "ICMP");
+	frame_build(&f, 0, 6, 132, 1, 1000, 2, 2000, 0, 0, 0);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "SCTP");
+	frame_build(&f, 0, 4, UDP, 1, 1000, 2, 4789, 0, 0, 0);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "VXLAN");
+	frame_build(&f, 0, 6, UDP, 1, 3544, 2, 2000, 0, 0, 0);
+	cr_assert_not(check_frame_key(f.b, f.n, f.n), "Teredo");
+
+	/* every cut, and random damage, of frames of every shape: whatever
+	 * the lane takes, the parser takes with the same key */
+	for (unsigned nv = 0; nv <= 3; nv++)
+		for (int fam = 4; fam <= 6; fam += 2)
+			for (int pr = 0; pr < 4; pr++) {
+				static const uint8_t protos[4] = { TCP, UDP, ICMP, 132 };
+
+				frame_build(&f, nv, fam, protos[pr], 7, 5000, 7, 6000, SYN | ACK,
+					    pr == 0 && fam == 4 ? 8 : 0, 0);
+				for (uint32_t len = 0; len <= f.n; len++) {
+					taken += check_frame_key(f.b, len, len);
+					taken += check_frame_key(f.b, len, f.n);
+					tried += 2;
+				}
+				for (unsigned r = 0; r < 400; r++) {
+					struct frame g = f;
+
+					for (unsigned k = 0; k < 1 + r % 3; k++) {
+						seed = seed * 1103515245u + 12345u;
+						g.b[(seed >> 8) % g.n] ^=
+							(uint8_t)(1u << (seed >> 28 & 7));
+					}
+					taken += check_frame_key(g.b, g.n, g.n);
+					tried++;
+				}
+			}
+	/* the loops above exercise both answers */
+	cr_assert_gt(taken, 100);
+	cr_assert_lt(taken, tried);
+	bl_flow_free(express_table);
+}
+
+/* Key and bytes of an IPv4 flow packet for bl_flow_express_burst(). */
+static void express_key(struct bl_flow_key *k, uint8_t proto, uint8_t a, uint16_t sp, uint8_t b,
+			uint16_t dp, uint8_t flags)
+{
+	struct bl_pkt p = pkt4(proto, a, sp, b, dp, flags);
+
+	cr_assert_eq(bl_flow_key_build(&p, k), 0);
+}
+
+Test(flow, express_takes_the_allowed_run_only)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt pu = pkt4(UDP, 1, 5000, 2, 53, 0), pt = pkt4(TCP, 1, 6000, 2, 443, SYN);
+	struct bl_pkt pd = pkt4(UDP, 1, 5001, 2, 53, 0);
+	struct bl_flow_entry *u, *tc, *d, *out[8];
+	struct bl_flow_key k[8];
+	uint32_t bytes[8] = { 100, 100, 100, 100, 100, 100, 100, 100 };
+	const uint8_t ALLOW = 1, DROP = 2;
+	struct bl_flow_counters c0;
+	unsigned n;
+
+	/* a UDP flow, a TCP flow through its handshake, both allowed by
+	 * generation 5; a third flow dropped */
+	step(t, &pu, SEC(1), &u);
+	step(t, &pd, SEC(1), &d);
+	step(t, &pt, SEC(1), &tc);
+	pt = pkt4(TCP, 2, 443, 1, 6000, SYN | ACK);
+	step(t, &pt, SEC(1), &tc);
+	pt = pkt4(TCP, 1, 6000, 2, 443, ACK);
+	step(t, &pt, SEC(1), &tc);
+	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
+	bl_flow_verdict_set(u, ALLOW, 5, 3, 30);
+	bl_flow_verdict_set(tc, ALLOW, 5, 4, 40);
+	bl_flow_verdict_set(d, DROP, 5, 6, 60);
+
+	/* the run stops at the dropped flow's packet */
+	express_key(&k[0], UDP, 1, 5000, 2, 53, 0);
+	express_key(&k[1], TCP, 2, 443, 1, 6000, ACK); /* a reply */
+	express_key(&k[2], UDP, 2, 53, 1, 5000, 0);    /* a reply */
+	express_key(&k[3], UDP, 1, 5001, 2, 53, 0);
+	express_key(&k[4], UDP, 1, 5000, 2, 53, 0);
+	c0 = *ctr(t);
+	n = bl_flow_express_burst(t, k, bytes, 5, SEC(2), ALLOW, 5, out);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(out[0], u);
+	cr_assert_eq(out[1], tc);
+	cr_assert_eq(out[2], u);
+	/* accounted as bl_flow_update() does: per direction, time stamp, state */
+	cr_assert_eq(u->pkts[0], 2);
+	cr_assert_eq(u->pkts[1], 1);
+	cr_assert_eq(u->bytes[1], 100);
+	cr_assert_eq(u->state, BL_FLOW_ACTIVE);
+	cr_assert_eq(u->last_tsc, SEC(2));
+	cr_assert_eq(tc->pkts[1], 2);
+	cr_assert_eq(d->pkts[0], 1, "the packet not taken is not accounted");
+	/* counted: the packets taken only, all hits */
+	cr_assert_eq(ctr(t)->lookups - c0.lookups, 3);
+	cr_assert_eq(ctr(t)->hits - c0.hits, 3);
+
+	/* another generation: nothing taken */
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 6, out), 0);
+	/* a miss (no flow yet): nothing taken, nothing created */
+	express_key(&k[0], UDP, 1, 5999, 2, 53, 0);
+	n = bl_flow_count(t);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, out), 0);
+	cr_assert_eq(bl_flow_count(t), n);
+	/* TCP SYN, FIN or RST: left for the long way (state changes) */
+	for (int i = 0; i < 3; i++) {
+		static const uint8_t fl[3] = { SYN, FIN | ACK, RST };
+
+		express_key(&k[0], TCP, 1, 6000, 2, 443, fl[i]);
+		cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, out), 0,
+			     "flags 0x%x", fl[i]);
+	}
+	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
+	cr_assert_eq(ctr(t)->lookups - c0.lookups, 3, "refused packets are not counted");
+	bl_flow_free(t);
+}
