@@ -902,25 +902,39 @@ void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys
 
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
-			       uint32_t gen, struct bl_flow_entry **out)
+			       uint32_t gen, struct bl_flow_entry **out, uint8_t *taken)
 {
-	unsigned i;
+	const struct bl_flow_entry *refused[BL_FLOW_BURST_MAX];
+	unsigned i, nt = 0, nr = 0;
 
+	RTE_ASSERT(n <= BL_FLOW_BURST_MAX);
 	lookup_burst(t, keys, n, out);
 	for (i = 0; i < n; i++) {
 		struct bl_flow_entry *e = out[i];
+		bool ok;
 
 		/* no SYN, FIN or RST: the TCP state stays or only advances
 		 * (never reopens, which clears the verdict) */
-		if (e == NULL || e->verdict != verdict || e->verdict_gen != gen ||
-		    (keys[i].tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)))
-			break;
+		ok = e != NULL && e->verdict == verdict && e->verdict_gen == gen &&
+		     !(keys[i].tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST));
+		/* a flow with a packet refused earlier in the burst: its later
+		 * packets wait behind it (a miss needs no entry here: its flow's
+		 * later packets miss too) */
+		for (unsigned r = 0; ok && r < nr; r++)
+			ok = refused[r] != e;
+		taken[i] = ok;
+		if (!ok) {
+			if (e != NULL)
+				refused[nr++] = e;
+			continue;
+		}
 		flow_update(t, &keys[i], &out[i], bytes[i], now);
+		nt++;
 	}
 	/* only the packets taken were looked up, as far as the counters go */
-	t->ctr.lookups += i;
-	t->ctr.hits += i;
-	return i;
+	t->ctr.lookups += nt;
+	t->ctr.hits += nt;
+	return nt;
 }
 
 /* Clock-hand expiry over at most `budget` slots. */

@@ -261,17 +261,18 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
 				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now);
 
 /*
- * The worker's express lane: look up `n` keys and account, in order, the
- * packets whose flow exists, holds `verdict` set by policy generation
- * `gen`, and which carry no TCP SYN, FIN or RST (bl_flow_update(), which
- * then cannot clear the verdict); stop at the first packet that is not
- * such. Returns how many were taken (out[0..ret-1] their entries). The
- * packets from out[ret] on are untouched and uncounted: the caller gives
- * them to bl_flow_track_burst() as usual.
+ * The worker's express lane: look up `n` keys (n <= BL_FLOW_BURST_MAX) and
+ * account, in order, each packet whose flow exists, holds `verdict` set by
+ * policy generation `gen`, carries no TCP SYN, FIN or RST (so that
+ * bl_flow_update() cannot clear the verdict), and has no packet of its flow
+ * refused earlier in the burst (per-flow order). taken[i] says which
+ * (out[i] is then its entry); returns how many. The packets not taken are
+ * untouched and uncounted: the caller gives them to bl_flow_track_burst()
+ * as usual, after the taken ones of the burst.
  */
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
-			       uint32_t gen, struct bl_flow_entry **out);
+			       uint32_t gen, struct bl_flow_entry **out, uint8_t *taken);
 
 /*
  * bl_flow_lookup_burst() then bl_flow_update() for each key in order, in

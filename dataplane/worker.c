@@ -666,25 +666,32 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
  * UDP (the parser's fast-path frames) of a flow this policy generation
  * allowed, with no SYN, FIN or RST. Such a packet gets what judge() would
  * give it (flow update, rule counter, forward) with none of the rest: no
- * per-packet record, no key built from it, one pass. Taken is the in-order
- * run from the first packet of the burst to the first packet that is not
- * such; that packet and all after it go the long way (dispatch(), judge()),
- * so no packet overtakes an earlier one of its flow. With --verdicts it
- * records each packet's event as decide() would. Off with software
- * distribution over several workers (the packets must first reach the
- * worker that owns their flow). `pkts` is one RX burst (one port).
- * Returns the number of packets taken, forwarded.
- * The lane exists for speed (README, "Flow table", says what it saves).
+ * per-packet record, no key built from it, one pass.
+ * Keys are built up to the first frame the fast path declines (a fragment,
+ * IP options, ICMP, non-IP: its flow is unknown until it is parsed), and of
+ * those packets the lane takes each whose flow has no packet refused
+ * before it in the burst; the rest go the long way (dispatch(), judge()) in
+ * their order, after the taken ones. So no packet overtakes an earlier one
+ * of its own flow; packets of different flows may pass each other, as
+ * they do across workers. With --verdicts the lane records each packet's
+ * event as decide() would. Off with software distribution over several
+ * workers (the packets must first reach the worker that owns their flow).
+ * `pkts` is one RX burst (one port); on return it holds the `*rest`
+ * packets left for the long way. Measured in README, "Flow table".
  */
-static unsigned express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
+		    unsigned *rest)
 {
 	struct bl_flow_key keys[BL_BURST];
 	struct bl_flow_entry *ents[BL_BURST];
+	struct rte_mbuf *fwd[BL_BURST];
 	uint32_t bytes[BL_BURST];
+	uint8_t taken[BL_BURST];
 	const struct bl_rt *rt;
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1 = 0;
-	unsigned nk, taken;
+	unsigned nk, nt, nf = 0, nr = 0;
 
+	*rest = n;
 	for (nk = 0; nk < n; nk++) {
 		struct rte_mbuf *m = pkts[nk];
 
@@ -701,18 +708,25 @@ static unsigned express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n,
 	if (nk == 0) {
 		if (w->stage_timing)
 			w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
-		return 0;
+		return;
 	}
 	/* acquire: as in judge() */
 	rt = __atomic_load_n(w->seam.rt, __ATOMIC_ACQUIRE);
-	taken = bl_flow_express_burst(w->flows, keys, bytes, nk, now, BL_RT_ALLOW, rt->gen, ents);
-	/* rule counters: one line per rule, requested for the whole run first
-	 * (with thousands of rules they are not in L1) */
-	for (unsigned i = 0; i < taken; i++)
-		rte_prefetch0(&w->seam.ctr[ents[i]->rule_slot]);
-	for (unsigned i = 0; i < taken; i++) {
+	nt = bl_flow_express_burst(w->flows, keys, bytes, nk, now, BL_RT_ALLOW, rt->gen, ents,
+				   taken);
+	/* rule counters: one line per rule, requested for the whole burst
+	 * first (with thousands of rules they are not in L1) */
+	for (unsigned i = 0; i < nk; i++)
+		if (taken[i])
+			rte_prefetch0(&w->seam.ctr[ents[i]->rule_slot]);
+	for (unsigned i = 0; i < nk; i++) {
 		const struct bl_flow_entry *e = ents[i];
 
+		if (!taken[i]) {
+			pkts[nr++] = pkts[i];
+			continue;
+		}
+		fwd[nf++] = pkts[i];
 		bl_verdict_count(&w->seam, e->rule_slot, bytes[i]);
 		/* --verdicts: the event decide() records for such a packet */
 		if (unlikely(w->events_all))
@@ -723,17 +737,20 @@ static unsigned express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n,
 				   bytes[i], now);
 	}
 	/* one RX burst: every packet came in on the same port */
-	forward_bulk(w, pkts, taken, side_of(w, pkts[0]));
+	if (nf)
+		forward_bulk(w, fwd, nf, side_of(w, fwd[0]));
+	for (unsigned i = nk; i < n; i++)
+		pkts[nr++] = pkts[i];
+	*rest = nr;
 	if (w->stage_timing) {
 		/* the keys are the lane's parse, the rest its flow stage; the
 		 * time spent on packets not taken counts too (they are counted
 		 * as packets when the long way judges them) */
 		w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
-		w->stats.stage_pkts[BL_STAGE_PARSE] += taken;
+		w->stats.stage_pkts[BL_STAGE_PARSE] += nt;
 		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t1;
-		w->stats.stage_pkts[BL_STAGE_FLOW] += taken;
+		w->stats.stage_pkts[BL_STAGE_FLOW] += nt;
 	}
-	return taken;
 }
 
 /*
@@ -749,10 +766,7 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 	uint64_t t0, t1;
 
 	if (!(w->sw_dist && w->n_workers > 1)) {
-		unsigned taken = express(w, pkts, n, now);
-
-		pkts += taken;
-		n -= taken;
+		express(w, pkts, n, now, &n);
 		if (n == 0)
 			return;
 	}

@@ -1093,7 +1093,7 @@ static void express_key(struct bl_flow_key *k, uint8_t proto, uint8_t a, uint16_
 	cr_assert_eq(bl_flow_key_build(&p, k), 0);
 }
 
-Test(flow, express_takes_the_allowed_run_only)
+Test(flow, express_takes_allowed_flows_in_order)
 {
 	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
 	struct bl_pkt pu = pkt4(UDP, 1, 5000, 2, 53, 0), pt = pkt4(TCP, 1, 6000, 2, 443, SYN);
@@ -1101,6 +1101,7 @@ Test(flow, express_takes_the_allowed_run_only)
 	struct bl_flow_entry *u, *tc, *d, *out[8];
 	struct bl_flow_key k[8];
 	uint32_t bytes[8] = { 100, 100, 100, 100, 100, 100, 100, 100 };
+	uint8_t tk[8];
 	const uint8_t ALLOW = 1, DROP = 2;
 	struct bl_flow_counters c0;
 	unsigned n;
@@ -1119,18 +1120,19 @@ Test(flow, express_takes_the_allowed_run_only)
 	bl_flow_verdict_set(tc, ALLOW, 5, 4, 40);
 	bl_flow_verdict_set(d, DROP, 5, 6, 60);
 
-	/* the run stops at the dropped flow's packet */
+	/* the dropped flow's packets are refused, the others' around them taken */
 	express_key(&k[0], UDP, 1, 5000, 2, 53, 0);
 	express_key(&k[1], TCP, 2, 443, 1, 6000, ACK); /* a reply */
-	express_key(&k[2], UDP, 2, 53, 1, 5000, 0);    /* a reply */
-	express_key(&k[3], UDP, 1, 5001, 2, 53, 0);
-	express_key(&k[4], UDP, 1, 5000, 2, 53, 0);
+	express_key(&k[2], UDP, 1, 5001, 2, 53, 0);
+	express_key(&k[3], UDP, 2, 53, 1, 5000, 0); /* a reply */
+	express_key(&k[4], UDP, 2, 53, 1, 5001, 0);
 	c0 = *ctr(t);
-	n = bl_flow_express_burst(t, k, bytes, 5, SEC(2), ALLOW, 5, out);
+	n = bl_flow_express_burst(t, k, bytes, 5, SEC(2), ALLOW, 5, out, tk);
 	cr_assert_eq(n, 3);
+	cr_assert(tk[0] && tk[1] && !tk[2] && tk[3] && !tk[4]);
 	cr_assert_eq(out[0], u);
 	cr_assert_eq(out[1], tc);
-	cr_assert_eq(out[2], u);
+	cr_assert_eq(out[3], u);
 	/* accounted as bl_flow_update() does: per direction, time stamp, state */
 	cr_assert_eq(u->pkts[0], 2);
 	cr_assert_eq(u->pkts[1], 1);
@@ -1138,27 +1140,42 @@ Test(flow, express_takes_the_allowed_run_only)
 	cr_assert_eq(u->state, BL_FLOW_ACTIVE);
 	cr_assert_eq(u->last_tsc, SEC(2));
 	cr_assert_eq(tc->pkts[1], 2);
-	cr_assert_eq(d->pkts[0], 1, "the packet not taken is not accounted");
+	cr_assert_eq(d->pkts[0], 1, "packets not taken are not accounted");
+	cr_assert_eq(d->pkts[1], 0);
 	/* counted: the packets taken only, all hits */
 	cr_assert_eq(ctr(t)->lookups - c0.lookups, 3);
 	cr_assert_eq(ctr(t)->hits - c0.hits, 3);
 
+	/* a flow with a refused packet: its later packets wait behind it, the
+	 * other flows' do not (here a FIN, which the long way must see first) */
+	express_key(&k[0], TCP, 1, 6000, 2, 443, FIN | ACK);
+	express_key(&k[1], UDP, 1, 5000, 2, 53, 0);
+	express_key(&k[2], TCP, 2, 443, 1, 6000, ACK);
+	n = bl_flow_express_burst(t, k, bytes, 3, SEC(2), ALLOW, 5, out, tk);
+	cr_assert_eq(n, 1);
+	cr_assert(!tk[0] && tk[1] && !tk[2]);
+	cr_assert_eq(tc->pkts[0], 2, "the TCP flow's packets were left alone");
+	cr_assert_eq(tc->pkts[1], 2);
+	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
+
 	/* another generation: nothing taken */
-	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 6, out), 0);
+	express_key(&k[0], UDP, 1, 5000, 2, 53, 0);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 6, out, tk), 0);
+	cr_assert_eq(tk[0], 0);
 	/* a miss (no flow yet): nothing taken, nothing created */
 	express_key(&k[0], UDP, 1, 5999, 2, 53, 0);
 	n = bl_flow_count(t);
-	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, out), 0);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, out, tk), 0);
 	cr_assert_eq(bl_flow_count(t), n);
 	/* TCP SYN, FIN or RST: left for the long way (state changes) */
 	for (int i = 0; i < 3; i++) {
 		static const uint8_t fl[3] = { SYN, FIN | ACK, RST };
 
 		express_key(&k[0], TCP, 1, 6000, 2, 443, fl[i]);
-		cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, out), 0,
+		cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, out, tk), 0,
 			     "flags 0x%x", fl[i]);
 	}
 	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
-	cr_assert_eq(ctr(t)->lookups - c0.lookups, 3, "refused packets are not counted");
+	cr_assert_eq(ctr(t)->lookups - c0.lookups, 4, "refused packets are not counted");
 	bl_flow_free(t);
 }
