@@ -892,10 +892,16 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
 }
 
 void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
-			 const uint32_t *bytes, unsigned n, uint64_t now,
+			 const uint32_t *bytes, unsigned n, unsigned looked, uint64_t now,
 			 struct bl_flow_entry **entries, uint8_t *outcomes)
 {
-	bl_flow_lookup_burst(t, keys, n, now, entries);
+	if (looked > n)
+		looked = n;
+	for (unsigned i = 0; i < looked; i++)
+		t->ctr.hits += entries[i] != NULL;
+	t->ctr.lookups += looked;
+	if (looked < n)
+		bl_flow_lookup_burst(t, keys + looked, n - looked, now, entries + looked);
 	for (unsigned i = 0; i < n; i++)
 		outcomes[i] = (uint8_t)flow_update(t, &keys[i], &entries[i], bytes[i], now);
 }

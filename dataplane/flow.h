@@ -279,9 +279,13 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
  * one call (the worker's per-burst path): packet i has `bytes[i]` bytes;
  * entries[i] and outcomes[i] (enum bl_flow_outcome) are what
  * bl_flow_update() would have left and returned.
+ * The first `looked` keys come with their lookup already in entries[]:
+ * the packets bl_flow_express_burst() refused in this burst (it looked
+ * them up without counting, and nothing is deleted in between), so they
+ * are not looked up twice; they are counted here. 0: look up all.
  */
 void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
-			 const uint32_t *bytes, unsigned n, uint64_t now,
+			 const uint32_t *bytes, unsigned n, unsigned looked, uint64_t now,
 			 struct bl_flow_entry **entries, uint8_t *outcomes);
 
 /*

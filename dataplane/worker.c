@@ -462,11 +462,13 @@ static inline bool allowed_forward(struct bl_worker *w, struct rte_mbuf *m,
 /*
  * Judge IP packets this worker owns, in arrival order: fragment check,
  * flow lookup (bulk) and update, the verdict seam, then forward or drop.
+ * `keys` and `entries` are the caller's work arrays of BL_BURST; the first
+ * `npre` packets come with their flow key and lookup in them (the ones the
+ * express lane refused), so neither is done twice.
  */
-static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
+		  struct bl_flow_key *keys, struct bl_flow_entry **entries, unsigned npre)
 {
-	struct bl_flow_key keys[BL_BURST];
-	struct bl_flow_entry *entries[BL_BURST];
 	struct bl_frag_key fkeys[BL_BURST];
 	struct rte_mbuf *rel[BL_TX_BUF];
 	uint8_t plan[BL_BURST], is_frag_first[BL_BURST], qidx[BL_BURST], kfo[BL_BURST];
@@ -488,6 +490,13 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 
 		plan[i] = PLAN_FLOW;
 		is_frag_first[i] = 0;
+		if (i < npre) {
+			/* keyed and looked up by the express lane: a fast-path
+			 * frame, so one IP layer and no fragment; nk == i */
+			kbytes[nk] = rte_pktmbuf_pkt_len(pkts[i]);
+			kidx[i] = nk++;
+			continue;
+		}
 		/* one IP layer that is no fragment (most packets) needs no check */
 		if (unlikely(p->nlayers != 1 || (p->l3[0].flags & BL_L3_FRAG))) {
 			enum bl_frag_reason fr = bl_frag_check_first(p);
@@ -510,7 +519,7 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 	}
 	/* flow lookups and updates, in packet order */
 	if (nk)
-		bl_flow_track_burst(w->flows, keys, kbytes, nk, now, entries, kfo);
+		bl_flow_track_burst(w->flows, keys, kbytes, nk, npre, now, entries, kfo);
 
 	/*
 	 * Second pass, in order: the packets the policy must judge (a new
@@ -680,10 +689,9 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
  * packets left for the long way. Measured in README, "Flow table".
  */
 static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
-		    unsigned *rest)
+		    unsigned *rest, struct bl_flow_key *keys, struct bl_flow_entry **ents,
+		    unsigned *npre)
 {
-	struct bl_flow_key keys[BL_BURST];
-	struct bl_flow_entry *ents[BL_BURST];
 	struct rte_mbuf *fwd[BL_BURST];
 	uint32_t bytes[BL_BURST];
 	uint8_t taken[BL_BURST];
@@ -692,6 +700,7 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 	unsigned nk, nt, nf = 0, nr = 0;
 
 	*rest = n;
+	*npre = 0;
 	for (nk = 0; nk < n; nk++) {
 		struct rte_mbuf *m = pkts[nk];
 
@@ -723,6 +732,11 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 		const struct bl_flow_entry *e = ents[i];
 
 		if (!taken[i]) {
+			/* its key and lookup go on to judge() (nr <= i) */
+			if (nr != i) {
+				keys[nr] = keys[i];
+				ents[nr] = ents[i];
+			}
 			pkts[nr++] = pkts[i];
 			continue;
 		}
@@ -739,6 +753,7 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 	/* one RX burst: every packet came in on the same port */
 	if (nf)
 		forward_bulk(w, fwd, nf, side_of(w, fwd[0]));
+	*npre = nr;
 	for (unsigned i = nk; i < n; i++)
 		pkts[nr++] = pkts[i];
 	*rest = nr;
@@ -761,12 +776,14 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
 {
 	struct rte_mbuf *mine[BL_BURST], *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
+	struct bl_flow_key keys[BL_BURST];
+	struct bl_flow_entry *entries[BL_BURST];
 	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
-	unsigned n_mine = 0;
+	unsigned n_mine = 0, npre = 0;
 	uint64_t t0, t1;
 
 	if (!(w->sw_dist && w->n_workers > 1)) {
-		express(w, pkts, n, now, &n);
+		express(w, pkts, n, now, &n, keys, entries, &npre);
 		if (n == 0)
 			return;
 	}
@@ -776,6 +793,9 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
 		if (parse_one(w, pkts[i]))
 			mine[n_mine++] = pkts[i];
+		else if (i < npre)
+			npre = 0; /* cannot happen (a fast-path frame parses);
+				   * were it to, keys would no longer line up */
 	}
 	t1 = w->stage_timing ? rte_rdtsc() : 0;
 	if (w->stage_timing) {
@@ -811,13 +831,15 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 		}
 	}
 	if (n_mine)
-		judge(w, mine, n_mine, now);
+		judge(w, mine, n_mine, now, keys, entries, npre);
 }
 
 /* Take what other workers handed over. Returns the number of packets. */
 static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 {
 	struct rte_mbuf *pkts[BL_BURST];
+	struct bl_flow_key keys[BL_BURST];
+	struct bl_flow_entry *entries[BL_BURST];
 	unsigned total = 0;
 
 	if (!w->sw_dist || w->n_workers < 2)
@@ -832,7 +854,7 @@ static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 			continue;
 		w->stats.handoff_in += n;
 		total += n;
-		judge(w, pkts, n, now);
+		judge(w, pkts, n, now, keys, entries, 0);
 	}
 	return total;
 }

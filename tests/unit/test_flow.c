@@ -846,8 +846,8 @@ Test(flow, track_burst_matches_per_packet)
 				bl_flow_lookup_burst(a, &k[i], 1, now, &ea[i]);
 				oa = bl_flow_update(a, &k[i], &ea[i], bytes[i], now);
 				if (i == at)
-					bl_flow_track_burst(b, &k[at], &bytes[at], m, now, &eb[at],
-							    &ob[at]);
+					bl_flow_track_burst(b, &k[at], &bytes[at], m, 0, now,
+							    &eb[at], &ob[at]);
 				cr_assert_eq(ob[i], oa, "round %u packet %u: outcome %u, want %u",
 					     r, i, ob[i], oa);
 			}
@@ -1177,5 +1177,53 @@ Test(flow, express_takes_allowed_flows_in_order)
 	}
 	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
 	cr_assert_eq(ctr(t)->lookups - c0.lookups, 4, "refused packets are not counted");
+	bl_flow_free(t);
+}
+
+/* The express lane's refused packets go on to bl_flow_track_burst() with
+ * their lookup: not looked up again, counted once, created or updated as
+ * if looked up there. */
+Test(flow, track_burst_takes_the_express_lookups)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt px = pkt4(UDP, 1, 5000, 2, 53, 0), pz = pkt4(UDP, 1, 5002, 2, 53, 0);
+	struct bl_flow_entry *x, *z, *out[4];
+	struct bl_flow_key k[4];
+	uint32_t bytes[4] = { 60, 70, 80, 90 };
+	uint8_t tk[4], oc[4];
+	struct bl_flow_counters c0;
+
+	step(t, &px, SEC(1), &x);
+	step(t, &pz, SEC(1), &z);
+	bl_flow_verdict_set(x, 1, 5, 3, 30);
+	bl_flow_verdict_set(z, 2, 5, 4, 40);
+	c0 = *ctr(t);
+	express_key(&k[0], UDP, 1, 5000, 2, 53, 0); /* x: taken */
+	express_key(&k[1], UDP, 1, 5001, 2, 53, 0); /* y: new, a miss */
+	express_key(&k[2], UDP, 2, 53, 1, 5002, 0); /* z: another verdict */
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 3, SEC(2), 1, 5, out, tk), 1);
+	cr_assert(tk[0] && !tk[1] && !tk[2]);
+	cr_assert_null(out[1]);
+	cr_assert_eq(out[2], z);
+	/* the worker moves the refused ones to the front, lookups with them */
+	k[0] = k[1];
+	k[1] = k[2];
+	out[0] = out[1];
+	out[1] = out[2];
+	bytes[0] = bytes[1];
+	bytes[1] = bytes[2];
+	bl_flow_track_burst(t, k, bytes, 2, 2, SEC(2), out, oc);
+	cr_assert_eq(oc[0], BL_FLOW_TRACKED);
+	cr_assert_not_null(out[0], "the miss created its flow");
+	cr_assert_eq(out[0]->bytes[0], 70);
+	cr_assert_eq(oc[1], BL_FLOW_TRACKED);
+	cr_assert_eq(out[1], z);
+	cr_assert_eq(z->pkts[1], 1);
+	cr_assert_eq(z->bytes[1], 80);
+	/* three packets, three lookups, two hits, one insert: as the long way alone */
+	cr_assert_eq(ctr(t)->lookups - c0.lookups, 3);
+	cr_assert_eq(ctr(t)->hits - c0.hits, 2);
+	cr_assert_eq(ctr(t)->inserts - c0.inserts, 1);
+	cr_assert_eq(bl_flow_count(t), 3);
 	bl_flow_free(t);
 }
