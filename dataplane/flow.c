@@ -913,8 +913,8 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 {
 	const struct bl_flow_entry *refused[BL_FLOW_BURST_MAX];
 	unsigned i, nt = 0, nr = 0;
+	bool full = false; /* more refused flows than `refused` holds: take no more */
 
-	RTE_ASSERT(n <= BL_FLOW_BURST_MAX);
 	lookup_burst(t, keys, n, out);
 	for (i = 0; i < n; i++) {
 		struct bl_flow_entry *e = out[i];
@@ -923,7 +923,7 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 		/* no SYN, FIN or RST: the TCP state stays or only advances
 		 * (never reopens, which clears the verdict) */
 		ok = e != NULL && e->verdict == verdict && e->verdict_gen == gen &&
-		     !(keys[i].tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST));
+		     !(keys[i].tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) && !full;
 		/* a flow with a packet refused earlier in the burst: its later
 		 * packets wait behind it (a miss needs no entry here: its flow's
 		 * later packets miss too) */
@@ -931,8 +931,10 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 			ok = refused[r] != e;
 		taken[i] = ok;
 		if (!ok) {
-			if (e != NULL)
+			if (e != NULL && nr < RTE_DIM(refused))
 				refused[nr++] = e;
+			else if (e != NULL)
+				full = true;
 			continue;
 		}
 		flow_update(t, &keys[i], &out[i], bytes[i], now);

@@ -261,14 +261,15 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
 				    struct bl_flow_entry **entry, uint32_t bytes, uint64_t now);
 
 /*
- * The worker's express lane: look up `n` keys (n <= BL_FLOW_BURST_MAX) and
- * account, in order, each packet whose flow exists, holds `verdict` set by
- * policy generation `gen`, carries no TCP SYN, FIN or RST (so that
- * bl_flow_update() cannot clear the verdict), and has no packet of its flow
- * refused earlier in the burst (per-flow order). taken[i] says which
- * (out[i] is then its entry); returns how many. The packets not taken are
- * untouched and uncounted: the caller gives them to bl_flow_track_burst()
- * as usual, after the taken ones of the burst.
+ * The worker's express lane: look up `n` keys and account, in order, each
+ * packet whose flow exists, holds `verdict` set by policy generation `gen`,
+ * carries no TCP SYN, FIN or RST (so that bl_flow_update() cannot clear the
+ * verdict), and has no packet of its flow refused earlier in the burst
+ * (per-flow order; past BL_FLOW_BURST_MAX refused flows nothing more is
+ * taken). taken[i] says which; returns how many. out[i] is every packet's
+ * lookup (entry or NULL). The packets not taken are untouched and
+ * uncounted: the caller gives them, with their lookups, to
+ * bl_flow_track_burst() (`looked`), after the taken ones of the burst.
  */
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,

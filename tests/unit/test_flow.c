@@ -1227,3 +1227,34 @@ Test(flow, track_burst_takes_the_express_lookups)
 	cr_assert_eq(bl_flow_count(t), 3);
 	bl_flow_free(t);
 }
+
+/* More refused flows in one call than the lane remembers: it takes nothing
+ * after that (it could no longer tell whose packets must wait). */
+Test(flow, express_stops_past_its_refused_flows)
+{
+	struct bl_flow_table *t = table(256, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	enum { N = BL_FLOW_BURST_MAX + 3 };
+	struct bl_flow_key k[N];
+	struct bl_flow_entry *e, *out[N];
+	uint32_t bytes[N];
+	uint8_t tk[N];
+
+	for (unsigned i = 0; i < N; i++) {
+		struct bl_pkt p = pkt4(UDP, 1, (uint16_t)(1000 + i), 2, 53, 0);
+
+		step(t, &p, SEC(1), &e);
+		/* the first BL_FLOW_BURST_MAX + 1 flows have another verdict */
+		bl_flow_verdict_set(e, i <= BL_FLOW_BURST_MAX ? 2 : 1, 5, 3, 30);
+		express_key(&k[i], UDP, 1, (uint16_t)(1000 + i), 2, 53, 0);
+		bytes[i] = 60;
+	}
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, N, SEC(2), 1, 5, out, tk), 0);
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert_eq(tk[i], 0, "packet %u", i);
+		cr_assert_not_null(out[i], "packet %u: its lookup is kept", i);
+	}
+	/* with one refused flow fewer, the allowed ones are taken */
+	cr_assert_eq(bl_flow_express_burst(t, k + 1, bytes, N - 1, SEC(2), 1, 5, out, tk), 2);
+	cr_assert(tk[N - 3] && tk[N - 2]);
+	bl_flow_free(t);
+}
