@@ -29,6 +29,7 @@
 #include <rte_errno.h>
 #include <rte_hash_crc.h>
 #include <rte_malloc.h>
+#include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
 #if defined(RTE_ARCH_X86)
@@ -548,8 +549,8 @@ int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pk
 	return r;
 }
 
-int bl_flow_key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t len,
-		      uint32_t wire_len, struct bl_flow_key *k)
+static inline int key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t len,
+			    uint32_t wire_len, struct bl_flow_key *k)
 {
 	struct bl_fast f;
 	uint64_t a0, a1, b0, b1;
@@ -575,6 +576,30 @@ int bl_flow_key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t 
 		       a1, b0, b1);
 	rte_prefetch0(prim_bucket(t, k->hash));
 	return 0;
+}
+
+int bl_flow_key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t len,
+		      uint32_t wire_len, struct bl_flow_key *k)
+{
+	return key_frame(t, d, len, wire_len, k);
+}
+
+unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *const *pkts, unsigned n,
+			    struct bl_flow_key *keys, uint32_t *bytes)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		const struct rte_mbuf *m = pkts[i];
+
+		if (i + 3 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
+		if (key_frame(t, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			      rte_pktmbuf_pkt_len(m), &keys[i]) != 0)
+			break;
+		bytes[i] = rte_pktmbuf_pkt_len(m);
+	}
+	return i;
 }
 
 /*

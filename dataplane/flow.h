@@ -237,6 +237,16 @@ int bl_flow_key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t 
 		      uint32_t wire_len, struct bl_flow_key *k);
 
 /*
+ * bl_flow_key_frame() over a burst of mbufs (their first segment, wire
+ * length pkt_len) from the first, up to the first frame it declines:
+ * keys[i] and bytes[i] (pkt_len) for each i below the returned count. One
+ * call per burst, so the per-packet work is inlined in one loop.
+ */
+struct rte_mbuf;
+unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *const *pkts, unsigned n,
+			    struct bl_flow_key *keys, uint32_t *bytes);
+
+/*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
  * precomputed hashes and set out[i] to the entry or NULL on a miss. Found
  * entries are prefetched. Nothing is created or changed here except the

@@ -701,17 +701,7 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 
 	*rest = n;
 	*npre = 0;
-	for (nk = 0; nk < n; nk++) {
-		struct rte_mbuf *m = pkts[nk];
-
-		if (nk + 3 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[nk + 3], void *));
-		if (bl_flow_key_frame(w->flows, rte_pktmbuf_mtod(m, const uint8_t *),
-				      rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m),
-				      &keys[nk]) != 0)
-			break;
-		bytes[nk] = rte_pktmbuf_pkt_len(m);
-	}
+	nk = bl_flow_key_frames(w->flows, pkts, n, keys, bytes);
 	if (w->stage_timing)
 		t1 = rte_rdtsc();
 	if (nk == 0) {

@@ -15,6 +15,7 @@
 
 #include <rte_common.h>
 #include <rte_eal.h>
+#include <rte_mbuf.h>
 
 #include "flow.h"
 #include "eal_down.h"
@@ -1256,5 +1257,39 @@ Test(flow, express_stops_past_its_refused_flows)
 	/* with one refused flow fewer, the allowed ones are taken */
 	cr_assert_eq(bl_flow_express_burst(t, k + 1, bytes, N - 1, SEC(2), 1, 5, out, tk), 2);
 	cr_assert(tk[N - 3] && tk[N - 2]);
+	bl_flow_free(t);
+}
+
+/* The burst form over mbufs: the leading run of fast-path frames, each
+ * keyed as bl_flow_key_frame() keys it, with its length. */
+Test(flow, key_frames_takes_the_leading_run)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct rte_mempool *mp =
+		rte_pktmbuf_pool_create("bl_test_kf", 63, 0, 0, 2048, SOCKET_ID_ANY);
+	struct rte_mbuf *m[4];
+	struct bl_flow_key keys[4], k;
+	uint32_t bytes[4];
+	struct frame f[4];
+
+	cr_assert_not_null(mp);
+	frame_build(&f[0], 0, 4, UDP, 1, 1000, 2, 53, 0, 0, 0);
+	frame_build(&f[1], 1, 6, TCP, 2, 443, 1, 40000, ACK, 0, 0);
+	frame_build(&f[2], 0, 4, ICMP, 1, 0x0800, 2, 0, 0, 0, 0);
+	frame_build(&f[3], 0, 4, UDP, 3, 1000, 4, 53, 0, 0, 0);
+	for (int i = 0; i < 4; i++) {
+		m[i] = rte_pktmbuf_alloc(mp);
+		cr_assert_not_null(m[i]);
+		memcpy(rte_pktmbuf_append(m[i], (uint16_t)f[i].n), f[i].b, f[i].n);
+	}
+	cr_assert_eq(bl_flow_key_frames(t, m, 4, keys, bytes), 2, "stops at the ICMP frame");
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(bl_flow_key_frame(t, f[i].b, f[i].n, f[i].n, &k), 0);
+		cr_assert_eq(memcmp(&k, &keys[i], sizeof(k)), 0, "packet %d", i);
+		cr_assert_eq(bytes[i], f[i].n);
+	}
+	cr_assert_eq(bl_flow_key_frames(t, m + 3, 1, keys, bytes), 1);
+	rte_pktmbuf_free_bulk(m, 4);
+	rte_mempool_free(mp);
 	bl_flow_free(t);
 }
