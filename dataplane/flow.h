@@ -22,9 +22,13 @@
  *   bl_flow_lookup_burst(t, keys, n, now, entries);
  *   for each packet: bl_flow_update(t, &keys[i], &entries[i], bytes, now);
  *   once per loop:   bl_flow_expire(t, now, budget);
- * The worker does the same with bl_flow_key_build_prefetch() (the key, and
- * its bucket requested at once) and bl_flow_track_burst() (the lookups and
- * the updates in one call).
+ * The worker first runs a burst through its express lane:
+ * bl_flow_key_frames() (keys straight from the frames) and
+ * bl_flow_express_burst() (lookups, and updates of the packets of allowed
+ * flows). What the lane refuses goes the long way with its lookups:
+ * bl_flow_key_build_prefetch() for packets without a key (the key, and its
+ * bucket requested at once), then bl_flow_track_burst() (the lookups not
+ * yet made and the updates, in one call).
  *
  * TCP state is tracked from flags only (SYN, SYN-ACK, ACK, FIN each side,
  * RST); there is no sequence-window check. Times are TSC cycles passed in by

@@ -19,25 +19,26 @@
 /* Internal outcome: the capture ends inside a header that the wire holds. */
 #define SNAPPED ((int)BL_PARSE_OUTCOME_MAX)
 
-#define ETH_IPV4   0x0800
+/* the values the fast path also tests are parse_fast.h's */
+#define ETH_IPV4   BL_FAST_ETH_IPV4
 #define ETH_ARP	   0x0806
 #define ETH_TEB	   0x6558
-#define ETH_VLAN   0x8100
-#define ETH_IPV6   0x86dd
+#define ETH_VLAN   BL_FAST_ETH_VLAN
+#define ETH_IPV6   BL_FAST_ETH_IPV6
 #define ETH_SLOW   0x8809
 #define ETH_MPLS   0x8847
 #define ETH_MPLSM  0x8848
 #define ETH_PPPOES 0x8864
-#define ETH_QINQ   0x88a8
+#define ETH_QINQ   BL_FAST_ETH_QINQ
 #define ETH_PPP	   0x880b
 #define ETH_LLDP   0x88cc
-#define ETH_QINQ1  0x9100
+#define ETH_QINQ1  BL_FAST_ETH_QINQ1
 
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
 
-#define VXLAN_PORT  4789
-#define TEREDO_PORT 3544
+#define VXLAN_PORT  BL_FAST_VXLAN_PORT
+#define TEREDO_PORT BL_FAST_TEREDO_PORT
 
 struct cursor {
 	const uint8_t *data;
@@ -48,7 +49,7 @@ struct cursor {
 
 static inline uint16_t rd16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	return bl_fast_rd16(p);
 }
 
 static inline uint32_t rd32(const uint8_t *p)
@@ -73,7 +74,7 @@ static inline const uint8_t *at(const struct cursor *c)
 
 static inline bool is_vlan_tpid(uint16_t et)
 {
-	return et == ETH_VLAN || et == ETH_QINQ || et == ETH_QINQ1;
+	return bl_fast_is_vlan(et);
 }
 
 /*

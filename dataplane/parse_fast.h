@@ -22,8 +22,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* The parser's values (parse.c names them without the prefix). */
 #define BL_FAST_ETH_IPV4    0x0800
 #define BL_FAST_ETH_IPV6    0x86dd
+#define BL_FAST_ETH_VLAN    0x8100
+#define BL_FAST_ETH_QINQ    0x88a8
+#define BL_FAST_ETH_QINQ1   0x9100
 #define BL_FAST_VXLAN_PORT  4789
 #define BL_FAST_TEREDO_PORT 3544
 
@@ -45,14 +49,16 @@ struct bl_fast {
 	uint8_t tcp_flags; /* 0 for UDP */
 };
 
+/* A big-endian 16-bit field. */
 static inline uint16_t bl_fast_rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* A VLAN tag's TPID: 802.1Q, 802.1ad, or the older QinQ 0x9100. */
 static inline bool bl_fast_is_vlan(uint16_t et)
 {
-	return et == 0x8100 || et == 0x88a8 || et == 0x9100;
+	return et == BL_FAST_ETH_VLAN || et == BL_FAST_ETH_QINQ || et == BL_FAST_ETH_QINQ1;
 }
 
 /*
