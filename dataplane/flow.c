@@ -602,6 +602,22 @@ unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *cons
 	return i;
 }
 
+void bl_flow_prefetch_slots(const struct bl_flow_table *t, const struct bl_flow_key *keys,
+			    unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct bucket *b = prim_bucket(t, keys[i].hash);
+		unsigned m = ways_of(b, hash_sig(keys[i].hash));
+
+		if (m) {
+			const struct slot *s = &t->slots[b->slot[way_first(m)]];
+
+			rte_prefetch0(s->key);
+			rte_prefetch0(&s->e);
+		}
+	}
+}
+
 /*
  * Bulk lookups with the precomputed hashes, BL_FLOW_BURST_MAX at a time,
  * in three passes so each pass's cache misses overlap: every bucket line
@@ -609,12 +625,24 @@ unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *cons
  * slot's two lines requested, then keys compared.
  */
 static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
-				    unsigned n, struct bl_flow_entry **out)
+				    unsigned n, struct bl_flow_entry **out, bool requested)
 {
 	const struct bucket *b[BL_FLOW_BURST_MAX];
 	unsigned ways[BL_FLOW_BURST_MAX];
 	unsigned done, m, i, hits = 0;
 
+	if (requested) {
+		/* bl_flow_prefetch_slots() has requested every line already */
+		for (i = 0; i < n; i++) {
+			const struct bucket *pb = prim_bucket(t, keys[i].hash);
+			int32_t s = pair_find(t, pb, ways_of(pb, hash_sig(keys[i].hash)), &keys[i]);
+
+			out[i] = s >= 0 ? &t->slots[s].e : NULL;
+			hits += s >= 0;
+		}
+		t->lookup_del_seq = t->del_seq;
+		return hits;
+	}
 	for (done = 0; done < n; done += m) {
 		const struct bl_flow_key *k = keys + done;
 
@@ -646,7 +674,7 @@ static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flo
 unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
 			      uint64_t now, struct bl_flow_entry **out)
 {
-	unsigned hits = lookup_burst(t, keys, n, out);
+	unsigned hits = lookup_burst(t, keys, n, out, false);
 
 	RTE_SET_USED(now);
 	t->ctr.lookups += n;
@@ -934,13 +962,14 @@ void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys
 
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
-			       uint32_t gen, struct bl_flow_entry **out, uint8_t *taken)
+			       uint32_t gen, bool requested, struct bl_flow_entry **out,
+			       uint8_t *taken)
 {
 	const struct bl_flow_entry *refused[BL_FLOW_BURST_MAX];
 	unsigned i, nt = 0, nr = 0;
 	bool full = false; /* more refused flows than `refused` holds: take no more */
 
-	lookup_burst(t, keys, n, out);
+	lookup_burst(t, keys, n, out, requested);
 	for (i = 0; i < n; i++) {
 		struct bl_flow_entry *e = out[i];
 		bool ok;

@@ -22,8 +22,9 @@
  *   bl_flow_lookup_burst(t, keys, n, now, entries);
  *   for each packet: bl_flow_update(t, &keys[i], &entries[i], bytes, now);
  *   once per loop:   bl_flow_expire(t, now, budget);
- * The worker first runs a burst through its express lane:
- * bl_flow_key_frames() (keys straight from the frames) and
+ * The worker first runs a burst through its express lane, in three stages
+ * a poll apart: bl_flow_key_frames() (keys straight from the frames, their
+ * buckets requested), bl_flow_prefetch_slots() (their slots requested),
  * bl_flow_express_burst() (lookups, and updates of the packets of allowed
  * flows). What the lane refuses goes the long way with its lookups:
  * bl_flow_key_build_prefetch() for packets without a key (the key, and its
@@ -251,6 +252,15 @@ unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *cons
 			    struct bl_flow_key *keys, uint32_t *bytes);
 
 /*
+ * The second stage of a lookup, ahead of it: for each key whose bucket was
+ * requested a while ago (bl_flow_key_frame()), match its signature and
+ * request the candidate slot's lines. Reads only, and a hint: what the
+ * buckets hold may change before the lookup, which reads them again.
+ */
+void bl_flow_prefetch_slots(const struct bl_flow_table *t, const struct bl_flow_key *keys,
+			    unsigned n);
+
+/*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
  * precomputed hashes and set out[i] to the entry or NULL on a miss. Found
  * entries are prefetched. Nothing is created or changed here except the
@@ -284,10 +294,14 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
  * lookup (entry or NULL). The packets not taken are untouched and
  * uncounted: the caller gives them, with their lookups, to
  * bl_flow_track_burst() (`looked`), after the taken ones of the burst.
+ * `requested`: bl_flow_prefetch_slots() was called on these keys a while
+ * ago, so the lookup skips its own prefetch passes (it reads the buckets
+ * again: the answer is the same either way, only the speed differs).
  */
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
-			       uint32_t gen, struct bl_flow_entry **out, uint8_t *taken);
+			       uint32_t gen, bool requested, struct bl_flow_entry **out,
+			       uint8_t *taken);
 
 /*
  * bl_flow_lookup_burst() then bl_flow_update() for each key in order, in

@@ -688,31 +688,24 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
  * `pkts` is one RX burst (one port); on return it holds the `*rest`
  * packets left for the long way. Measured in README, "Flow table".
  */
-static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
-		    unsigned *rest, struct bl_flow_key *keys, struct bl_flow_entry **ents,
-		    unsigned *npre)
+static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsigned *rest,
+		    struct bl_flow_entry **ents, unsigned *npre)
 {
-	struct rte_mbuf *fwd[BL_BURST];
-	uint32_t bytes[BL_BURST];
+	struct rte_mbuf **pkts = a->pkts, *fwd[BL_BURST];
+	struct bl_flow_key *keys = a->keys;
 	uint8_t taken[BL_BURST];
 	const struct bl_rt *rt;
-	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1 = 0;
-	unsigned nk, nt, nf = 0, nr = 0;
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
+	unsigned n = a->n, nk = a->nk, nt, nf = 0, nr = 0;
 
 	*rest = n;
 	*npre = 0;
-	nk = bl_flow_key_frames(w->flows, pkts, n, keys, bytes);
-	if (w->stage_timing)
-		t1 = rte_rdtsc();
-	if (nk == 0) {
-		if (w->stage_timing)
-			w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
+	if (nk == 0)
 		return;
-	}
 	/* acquire: as in judge() */
 	rt = __atomic_load_n(w->seam.rt, __ATOMIC_ACQUIRE);
-	nt = bl_flow_express_burst(w->flows, keys, bytes, nk, now, BL_RT_ALLOW, rt->gen, ents,
-				   taken);
+	nt = bl_flow_express_burst(w->flows, keys, a->bytes, nk, now, BL_RT_ALLOW, rt->gen,
+				   a->slots, ents, taken);
 	/* rule counters: one line per rule, requested for the whole burst
 	 * first (with thousands of rules they are not in L1) */
 	for (unsigned i = 0; i < nk; i++)
@@ -731,14 +724,14 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 			continue;
 		}
 		fwd[nf++] = pkts[i];
-		bl_verdict_count(&w->seam, e->rule_slot, bytes[i]);
+		bl_verdict_count(&w->seam, e->rule_slot, a->bytes[i]);
 		/* --verdicts: the event decide() records for such a packet */
 		if (unlikely(w->events_all))
 			event_full(w, BL_L2_IP, BL_EV_FLOW, &keys[i], BL_VERDICT_PASS,
 				   e->rule_id == BL_RT_RULE_DEFAULT ? BL_REASON_DEFAULT
 								    : BL_REASON_RULE,
 				   e->verdict_gen, e->rule_slot, BL_EV_NO_RULE, BL_RT_ALLOW, 0,
-				   bytes[i], now);
+				   a->bytes[i], now);
 	}
 	/* one RX burst: every packet came in on the same port */
 	if (nf)
@@ -748,35 +741,30 @@ static void express(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uin
 		pkts[nr++] = pkts[i];
 	*rest = nr;
 	if (w->stage_timing) {
-		/* the keys are the lane's parse, the rest its flow stage; the
-		 * time spent on packets not taken counts too (they are counted
-		 * as packets when the long way judges them) */
-		w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
+		/* the lane's key counts as parse (lane_key()), the rest as its
+		 * flow stage; the time spent on packets not taken counts too
+		 * (they are counted as packets when the long way judges them) */
 		w->stats.stage_pkts[BL_STAGE_PARSE] += nt;
-		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t1;
+		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t0;
 		w->stats.stage_pkts[BL_STAGE_FLOW] += nt;
 	}
 }
 
 /*
- * Packets fresh from a port: parse, settle the flowless ones, and with
- * software distribution hand each IP packet to the worker its symmetric
- * hash names (per destination ring, single producer single consumer).
+ * The long way for packets fresh from a port: parse, settle the flowless
+ * ones, and with software distribution hand each IP packet to the worker
+ * its symmetric hash names (per destination ring, single producer single
+ * consumer). `keys` and `entries` are work arrays of BL_BURST; the first
+ * `npre` packets come keyed and looked up by the express lane.
  */
-static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
+		     struct bl_flow_key *keys, struct bl_flow_entry **entries, unsigned npre)
 {
 	struct rte_mbuf *mine[BL_BURST], *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
-	struct bl_flow_key keys[BL_BURST];
-	struct bl_flow_entry *entries[BL_BURST];
 	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
-	unsigned n_mine = 0, npre = 0;
+	unsigned n_mine = 0;
 	uint64_t t0, t1;
 
-	if (!(w->sw_dist && w->n_workers > 1)) {
-		express(w, pkts, n, now, &n, keys, entries, &npre);
-		if (n == 0)
-			return;
-	}
 	t0 = w->stage_timing ? rte_rdtsc() : 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 3 < n)
@@ -824,6 +812,56 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 		judge(w, mine, n_mine, now, keys, entries, npre);
 }
 
+/*
+ * The express lane in three stages over successive polls, so that the
+ * flow table's cache misses (a bucket line, then a slot's two lines, most
+ * often from DRAM with 100,000 flows) are in flight while the worker
+ * receives the next burst instead of stalling it: lane_key() when a burst
+ * arrives (keys, bucket requests), lane_slots() before the next poll
+ * (signatures, slot requests), lane_run() after that poll has received a
+ * burst (lookups, updates, forward; the long way for the rest). A burst
+ * thus waits one poll; a loop that receives nothing runs the held burst
+ * at once, so at low rate nothing waits longer than an empty poll. Bursts
+ * are run in arrival order, so per-flow order is kept. Measured in
+ * README, "Flow table".
+ */
+static void lane_key(struct bl_worker *w, struct bl_ahead *a, unsigned n)
+{
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
+
+	a->n = (uint16_t)n;
+	a->nk = (uint16_t)bl_flow_key_frames(w->flows, a->pkts, n, a->keys, a->bytes);
+	a->slots = false;
+	if (w->stage_timing)
+		w->stats.stage_cycles[BL_STAGE_PARSE] += rte_rdtsc() - t0;
+}
+
+static void lane_slots(struct bl_worker *w, struct bl_ahead *a)
+{
+	uint64_t t0;
+
+	if (a->n == 0 || a->slots)
+		return;
+	t0 = w->stage_timing ? rte_rdtsc() : 0;
+	bl_flow_prefetch_slots(w->flows, a->keys, a->nk);
+	a->slots = true;
+	if (w->stage_timing)
+		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t0;
+}
+
+static void lane_run(struct bl_worker *w, struct bl_ahead *a, uint64_t now)
+{
+	struct bl_flow_entry *ents[BL_BURST];
+	unsigned rest, npre;
+
+	if (a->n == 0)
+		return;
+	express(w, a, now, &rest, ents, &npre);
+	if (rest)
+		dispatch(w, a->pkts, rest, now, a->keys, ents, npre);
+	a->n = 0;
+}
+
 /* Take what other workers handed over. Returns the number of packets. */
 static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 {
@@ -852,15 +890,33 @@ static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 /* Poll every (port, queue) this worker owns once. */
 static void poll_ports(struct bl_worker *w, uint64_t now)
 {
-	struct rte_mbuf *pkts[BL_BURST];
+	/* the express lane needs each packet on the worker that owns its flow */
+	bool lane = !(w->sw_dist && w->n_workers > 1);
 
 	for (unsigned q = 0; q < w->n_rxq; q++) {
-		uint16_t n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts, BL_BURST);
+		struct rte_mbuf *pkts[BL_BURST];
+		struct bl_flow_key keys[BL_BURST];
+		struct bl_flow_entry *entries[BL_BURST];
+		struct bl_ahead *a;
+		uint16_t n;
 
+		if (!lane) {
+			n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts, BL_BURST);
+			w->stats.rx += n;
+			if (n)
+				dispatch(w, pkts, n, now, keys, entries, 0);
+			continue;
+		}
+		lane_slots(w, w->held);
+		a = w->spare;
+		n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, a->pkts, BL_BURST);
 		if (!n)
 			continue;
 		w->stats.rx += n;
-		dispatch(w, pkts, n, now);
+		lane_key(w, a, n);
+		lane_run(w, w->held, now);
+		w->spare = w->held;
+		w->held = a;
 	}
 }
 
@@ -913,6 +969,9 @@ int bl_worker_main(void *arg)
 	struct expiry x;
 	uint64_t now, rx;
 
+	w->held = &w->ahead[0];
+	w->spare = &w->ahead[1];
+	w->held->n = 0;
 	expiry_init(w, &x, rte_rdtsc());
 	/* registered by the control side before launch; online: the control
 	 * side's grace periods now wait for this worker */
@@ -922,12 +981,16 @@ int bl_worker_main(void *arg)
 		rx = w->stats.rx;
 		poll_ports(w, now);
 		rx = w->stats.rx - rx + drain_rings(w, now);
+		/* nothing more came: the held burst waits no longer */
+		if (rx == 0)
+			lane_run(w, w->held, now);
 		tx_flush_all(w);
 		expire(w, &x, now, rx == 0);
 		/* quiescent: no policy object read in this loop is used after
 		 * this point (the call has release semantics) */
 		rte_rcu_qsbr_quiescent(w->seam.qsv, w->id);
 	}
+	lane_run(w, w->held, rte_rdtsc());
 	/* release: our last handoff enqueues happen before the count */
 	__atomic_fetch_add(&w->ctl->rx_stopped, 1, __ATOMIC_RELEASE);
 	for (;;) {

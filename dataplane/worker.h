@@ -115,6 +115,19 @@ struct bl_worker {
 	struct bl_verdict_seam seam;
 	struct bl_run_ctl *ctl;
 	uint64_t tsc_hz;
+	/*
+	 * The express lane's lookahead (worker.c, lane_key()): a burst is keyed
+	 * when it arrives and judged after the next poll, so the flow table
+	 * lines it needs arrive meanwhile. `held` waits; `spare` receives.
+	 */
+	struct bl_ahead {
+		struct rte_mbuf *pkts[BL_BURST];
+		struct bl_flow_key keys[BL_BURST];
+		uint32_t bytes[BL_BURST];
+		uint16_t n;  /* packets held (0: none) */
+		uint16_t nk; /* the leading ones keyed by the lane */
+		bool slots;  /* their slots requested (second stage done) */
+	} ahead[2], *held, *spare;
 	/* worker-private scratch */
 	uint16_t tx_n[2];
 	struct rte_mbuf *tx_buf[2][BL_TX_BUF];
