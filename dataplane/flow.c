@@ -6,12 +6,14 @@
  * Layout. `buckets`: one cache line each, 8 ways of (16-bit signature,
  * slot index); a key lives in its primary bucket, or in its secondary one
  * when the primary was full (the primary then counts it in `spilled`, so a
- * miss looks at the secondary only when something spilled). `slots`: 128
- * bytes each, the key's 48 bytes then its struct bl_flow_entry, so the key
- * compare and the entry are two adjacent lines that one prefetch pair
- * brings in. A lookup is two dependent misses (bucket, slot) where rte_hash
- * needs three (bucket, key store, our entry), and the burst lookup issues
- * each stage's prefetches for the whole burst before it reads any of them.
+ * miss looks at the secondary only when something spilled). `slots`: the
+ * struct bl_flow_entry of each flow, 128 bytes: a line of what its packets
+ * read and write, ending with a compact copy of an IPv4 TCP or UDP key
+ * (key_eq()), then a line with the full key and what only new flows and
+ * deletes need. A lookup is two dependent misses (bucket, entry) where
+ * rte_hash needs three (bucket, key store, our entry), and for IPv4 TCP
+ * and UDP the entry is one line; the burst lookup issues each stage's
+ * prefetches for the whole burst before it reads any of them.
  * There are 4 bucket ways per slot (load <= 25% at max_flows), so without
  * cuckoo moves a key finds both its buckets full about never; when it does
  * the flow is refused like on a full table (insert_fail_full).
@@ -72,17 +74,10 @@ struct bucket {
 	uint32_t pad[3];
 } __attribute__((aligned(64)));
 
-/* One flow: the hashed part of its key, then its entry (two cache lines). */
-struct slot {
-	uint64_t key[BL_FLOW_KEY_LEN / 8];
-	uint64_t pad[(64 - BL_FLOW_KEY_LEN) / 8];
-	struct bl_flow_entry e;
-};
-
 struct bl_flow_table {
 	struct bucket *buckets;
-	struct slot *slots; /* nslots */
-	uint32_t *free;	    /* stack of free slot indexes */
+	struct bl_flow_entry *slots; /* nslots: the flows themselves */
+	uint32_t *free;		     /* stack of free slot indexes */
 	uint32_t nfree;
 	uint32_t bmask; /* buckets - 1 (a power of two) */
 	uint32_t nslots;
@@ -94,16 +89,19 @@ struct bl_flow_table {
 	uint32_t del_seq;	  /* bumped by every delete */
 	uint32_t lookup_del_seq;  /* del_seq at the last bulk lookup */
 	uint64_t timeout[TO_MAX]; /* TSC */
+	uint64_t timeout_min;	  /* the least of them */
 	uint64_t evict_idle;	  /* TSC */
 	enum bl_flow_midstream midstream;
 	enum bl_flow_full_policy full_policy;
 	struct bl_flow_counters ctr;
 };
 
-_Static_assert(sizeof(struct bl_flow_entry) == 64, "flow entry is one cache line");
+_Static_assert(sizeof(struct bl_flow_entry) == 128 &&
+		       offsetof(struct bl_flow_entry, ck_addr) + 8 == 64 &&
+		       offsetof(struct bl_flow_entry, key) == 64,
+	       "a flow is its packet line (ending with the compact key) then its key line");
+_Static_assert(sizeof(((struct bl_flow_entry *)0)->key) == BL_FLOW_KEY_LEN, "the whole key");
 _Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
-_Static_assert(sizeof(struct slot) == 128 && offsetof(struct slot, e) == 64,
-	       "a slot is its key's line then its entry's line");
 _Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN &&
 		       offsetof(struct bl_flow_key, side) == BL_FLOW_KEY_LEN + 4 &&
 		       offsetof(struct bl_flow_key, tcp_flags) == BL_FLOW_KEY_LEN + 5 &&
@@ -227,7 +225,7 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 	t->buckets = rte_zmalloc_socket(c->name, (size_t)nb * sizeof(*t->buckets),
 					RTE_CACHE_LINE_SIZE, c->socket_id);
 	t->slots = rte_zmalloc_socket(c->name, (size_t)t->nslots * sizeof(*t->slots),
-				      sizeof(struct slot), c->socket_id);
+				      RTE_CACHE_LINE_SIZE, c->socket_id);
 	t->free = rte_malloc_socket(c->name, (size_t)t->nslots * sizeof(*t->free),
 				    RTE_CACHE_LINE_SIZE, c->socket_id);
 	if (t->buckets == NULL || t->slots == NULL || t->free == NULL)
@@ -241,6 +239,9 @@ struct bl_flow_table *bl_flow_create(const struct bl_flow_config *c)
 	t->timeout[TO_TCP_TRANSIENT] = hz * c->timeout_tcp_transient;
 	t->timeout[TO_UDP] = hz * c->timeout_udp;
 	t->timeout[TO_OTHER] = hz * c->timeout_other;
+	t->timeout_min = t->timeout[0];
+	for (unsigned i = 1; i < TO_MAX; i++)
+		t->timeout_min = RTE_MIN(t->timeout_min, t->timeout[i]);
 	t->evict_idle = hz * c->evict_idle_s;
 	t->evict_probe = c->evict_probe ? c->evict_probe : 1;
 	t->max_flows = c->max_flows;
@@ -445,13 +446,65 @@ static inline unsigned way_first(unsigned m)
 	return (unsigned)__builtin_ctz(m) >> 1;
 }
 
-static inline bool key_eq(const struct slot *s, const struct bl_flow_key *k)
+/*
+ * The compact key: IPv4 TCP and UDP flows (most of them) are compared in
+ * the entry's first line, the one their packets update, so that a lookup
+ * and its update touch one line of the flow instead of two. ck_vp holds
+ * the VLAN id (12 bits), bit 12 for UDP (else TCP) and bit 15 to say the
+ * flow has a compact key; the family is 4 by construction. The ports and
+ * addresses are the key's own, in its canonical order, so a compact match
+ * is exactly a key match.
+ */
+#define CK_UDP	 0x1000
+#define CK_VALID 0x8000
+
+static inline uint16_t ck_vp_of(const struct bl_flow_key *k)
 {
+	if (k->family != 4 || (k->proto != IPPROTO_TCP_ && k->proto != IPPROTO_UDP_))
+		return 0;
+	return (uint16_t)(k->vlan | (k->proto == IPPROTO_UDP_ ? CK_UDP : 0) | CK_VALID);
+}
+
+static inline uint32_t ld32(const void *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline bool key_eq(const struct bl_flow_entry *e, const struct bl_flow_key *k)
+{
+	uint16_t vp = ck_vp_of(k);
 	uint64_t w[BL_FLOW_KEY_LEN / 8];
 
+	if (vp)
+		return ((uint32_t)(e->ck_vp ^ vp) | (uint32_t)(e->ck_port[0] ^ k->port[0]) |
+			(uint32_t)(e->ck_port[1] ^ k->port[1]) |
+			(e->ck_addr[0] ^ ld32(k->addr[0])) | (e->ck_addr[1] ^ ld32(k->addr[1]))) ==
+		       0;
 	memcpy(w, k, sizeof(w));
-	return ((s->key[0] ^ w[0]) | (s->key[1] ^ w[1]) | (s->key[2] ^ w[2]) | (s->key[3] ^ w[3]) |
-		(s->key[4] ^ w[4]) | (s->key[5] ^ w[5])) == 0;
+	return ((e->key[0] ^ w[0]) | (e->key[1] ^ w[1]) | (e->key[2] ^ w[2]) | (e->key[3] ^ w[3]) |
+		(e->key[4] ^ w[4]) | (e->key[5] ^ w[5])) == 0;
+}
+
+/* Request the lines of flow `e` a lookup of `k` reads. */
+static inline void entry_prefetch(const struct bl_flow_entry *e, const struct bl_flow_key *k)
+{
+	rte_prefetch0(e);
+	if (!ck_vp_of(k))
+		rte_prefetch0(e->key);
+}
+
+/*
+ * Clear a flow's state for a new connection, keeping what identifies it:
+ * its key (both copies) and hash.
+ */
+static inline void entry_clear(struct bl_flow_entry *e)
+{
+	memset(e, 0, offsetof(struct bl_flow_entry, ck_vp));
+	e->rule_id = 0;
+	e->tclass = 0;
 }
 
 /* Slot of `k` among the ways `m` of `b`, or -1. */
@@ -513,6 +566,12 @@ static int32_t table_insert(struct bl_flow_table *t, const struct bl_flow_key *k
 	}
 	s = t->free[--t->nfree];
 	memcpy(t->slots[s].key, k, BL_FLOW_KEY_LEN);
+	t->slots[s].ck_vp = ck_vp_of(k);
+	t->slots[s].ck_port[0] = k->port[0];
+	t->slots[s].ck_port[1] = k->port[1];
+	t->slots[s].ck_addr[0] = ld32(k->addr[0]);
+	t->slots[s].ck_addr[1] = ld32(k->addr[1]);
+	t->slots[s].hash = k->hash;
 	b->slot[way_first(w)] = s;
 	b->sig[way_first(w)] = hash_sig(k->hash);
 	return (int32_t)s;
@@ -610,10 +669,7 @@ void bl_flow_prefetch_slots(const struct bl_flow_table *t, const struct bl_flow_
 		unsigned m = ways_of(b, hash_sig(keys[i].hash));
 
 		if (m) {
-			const struct slot *s = &t->slots[b->slot[way_first(m)]];
-
-			rte_prefetch0(s->key);
-			rte_prefetch0(&s->e);
+			entry_prefetch(&t->slots[b->slot[way_first(m)]], &keys[i]);
 		}
 	}
 }
@@ -637,7 +693,7 @@ static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flo
 			const struct bucket *pb = prim_bucket(t, keys[i].hash);
 			int32_t s = pair_find(t, pb, ways_of(pb, hash_sig(keys[i].hash)), &keys[i]);
 
-			out[i] = s >= 0 ? &t->slots[s].e : NULL;
+			out[i] = s >= 0 ? &t->slots[s] : NULL;
 			hits += s >= 0;
 		}
 		t->lookup_del_seq = t->del_seq;
@@ -654,16 +710,13 @@ static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flo
 		for (i = 0; i < m; i++) {
 			ways[i] = ways_of(b[i], hash_sig(k[i].hash));
 			if (ways[i]) {
-				const struct slot *s = &t->slots[b[i]->slot[way_first(ways[i])]];
-
-				rte_prefetch0(s->key);
-				rte_prefetch0(&s->e);
+				entry_prefetch(&t->slots[b[i]->slot[way_first(ways[i])]], &k[i]);
 			}
 		}
 		for (i = 0; i < m; i++) {
 			int32_t s = pair_find(t, b[i], ways[i], &k[i]);
 
-			out[done + i] = s >= 0 ? &t->slots[s].e : NULL;
+			out[done + i] = s >= 0 ? &t->slots[s] : NULL;
 			hits += s >= 0;
 		}
 	}
@@ -685,7 +738,7 @@ unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key 
 /* Delete the flow in slot `pos`. */
 static void slot_delete(struct bl_flow_table *t, uint32_t pos)
 {
-	struct bl_flow_entry *e = &t->slots[pos].e;
+	struct bl_flow_entry *e = &t->slots[pos];
 
 	table_remove(t, pos, e->hash);
 	memset(e, 0, sizeof(*e));
@@ -718,9 +771,9 @@ static bool evict_one(struct bl_flow_table *t, uint64_t now)
 	for (i = 0; i < t->evict_probe; i++) {
 		pos = t->evict_hand;
 		t->evict_hand = pos + 1 == t->nslots ? 0 : pos + 1;
-		if (!t->slots[pos].e.in_use || now < t->slots[pos].e.last_tsc)
+		if (!(t->slots[pos].flags & BL_FLOW_F_LIVE) || now < t->slots[pos].last_tsc)
 			continue;
-		idle = now - t->slots[pos].e.last_tsc;
+		idle = now - t->slots[pos].last_tsc;
 		if (idle >= t->evict_idle && idle >= best_idle) {
 			best = pos;
 			best_idle = idle;
@@ -796,14 +849,12 @@ static enum bl_flow_outcome flow_create(struct bl_flow_table *t, const struct bl
 	o = slot_add(t, k, now, &pos);
 	if (o != BL_FLOW_TRACKED)
 		return o;
-	e = &t->slots[pos].e;
-	memset(e, 0, sizeof(*e));
-	e->hash = k->hash;
+	e = &t->slots[pos];
+	entry_clear(e); /* table_insert() wrote its key */
 	e->state = state;
-	e->flags = flags;
+	e->flags = flags | BL_FLOW_F_LIVE;
 	e->init_side = init_side;
 	e->tclass = tclass;
-	e->in_use = 1;
 	e->last_tsc = now;
 	t->live++;
 	t->ctr.inserts++;
@@ -820,16 +871,13 @@ static void tcp_reopen(struct bl_flow_table *t, struct bl_flow_entry *e,
 		       const struct bl_flow_key *k)
 {
 	uint64_t last = e->last_tsc;
-	uint32_t hash = e->hash;
 
-	memset(e, 0, sizeof(*e));
-	e->hash = hash;
+	entry_clear(e);
 	e->last_tsc = last;
 	e->state = BL_FLOW_SYN_SENT;
-	e->flags = BL_FLOW_F_TCP;
+	e->flags = BL_FLOW_F_TCP | BL_FLOW_F_LIVE;
 	e->init_side = k->side;
 	e->tclass = TC_TCP;
-	e->in_use = 1;
 	t->ctr.tcp_reopened++;
 }
 
@@ -911,7 +959,7 @@ static inline enum bl_flow_outcome flow_update(struct bl_flow_table *t, const st
 		/* an earlier packet of this burst may have created it */
 		pos = table_find(t, k);
 		if (pos >= 0) {
-			e = &t->slots[pos].e;
+			e = &t->slots[pos];
 		} else {
 			o = flow_create(t, k, now, &e);
 			if (o != BL_FLOW_TRACKED)
@@ -1012,8 +1060,11 @@ unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now, unsigned budget)
 	for (i = 0; i < budget; i++) {
 		pos = t->hand;
 		t->hand = pos + 1 == t->nslots ? 0 : pos + 1;
-		e = &t->slots[pos].e;
-		if (!e->in_use || now <= e->last_tsc || now - e->last_tsc <= entry_timeout(t, e))
+		e = &t->slots[pos];
+		/* the first line tells most slots apart (free, or idle less than
+		 * any timeout); only the others read their class in the second */
+		if (!(e->flags & BL_FLOW_F_LIVE) || now <= e->last_tsc ||
+		    now - e->last_tsc <= t->timeout_min || now - e->last_tsc <= entry_timeout(t, e))
 			continue;
 		slot_delete(t, pos);
 		n++;
@@ -1035,8 +1086,8 @@ int bl_flow_remove(struct bl_flow_table *t, struct bl_flow_entry *e)
 
 	if ((uintptr_t)e < (uintptr_t)t->slots || (uintptr_t)e >= (uintptr_t)(t->slots + t->nslots))
 		return -ENOENT;
-	pos = ((uintptr_t)e - (uintptr_t)t->slots) / sizeof(struct slot);
-	if (e != &t->slots[pos].e || !e->in_use)
+	pos = ((uintptr_t)e - (uintptr_t)t->slots) / sizeof(*t->slots);
+	if (e != &t->slots[pos] || !(e->flags & BL_FLOW_F_LIVE))
 		return -ENOENT;
 	slot_delete(t, (uint32_t)pos);
 	t->ctr.removed++;
@@ -1139,19 +1190,19 @@ int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor, struct bl_flow
 		 struct bl_flow_entry *e, uint64_t *skipped)
 {
 	for (uint32_t pos = *cursor; pos < t->nslots; pos++) {
-		const volatile struct bl_flow_entry *ve = &t->slots[pos].e;
+		const volatile struct bl_flow_entry *ve = &t->slots[pos];
 
-		if (!ve->in_use)
+		if (!(ve->flags & BL_FLOW_F_LIVE))
 			continue;
 		/* a few tries: a busy flow changes between two copies */
 		for (unsigned attempt = 0; attempt < 4; attempt++) {
 			struct bl_flow_entry again;
 
 			memcpy(e, (const void *)ve, sizeof(*e));
-			if (!e->in_use)
+			if (!(e->flags & BL_FLOW_F_LIVE))
 				continue;
-			memcpy(k, t->slots[pos].key, BL_FLOW_KEY_LEN);
-			/* the key and the first copy are read before the second copy */
+			memcpy(k, e->key, BL_FLOW_KEY_LEN);
+			/* the first copy (its key too) is read before the second */
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
 			memcpy(&again, (const void *)ve, sizeof(again));
 			if (memcmp(&again, e, sizeof(again)) || key_mem_hash(k) != e->hash)

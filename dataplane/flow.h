@@ -48,8 +48,8 @@
 
 /*
  * Bytes of struct bl_flow_key that are hashed and compared: 40 bytes of
- * tuple padded to 48 (six 64-bit words), stored in the first cache line of
- * the flow's slot in the table.
+ * tuple padded to 48 (six 64-bit words), stored in the second cache line
+ * of the flow's entry (struct bl_flow_entry.key).
  */
 #define BL_FLOW_KEY_LEN 48
 
@@ -92,30 +92,46 @@ enum bl_flow_state {
 #define BL_FLOW_F_FIN_REPLY	0x04 /* FIN seen from the responder */
 #define BL_FLOW_F_LASTFIN_REPLY 0x08 /* the second FIN came from the responder */
 #define BL_FLOW_F_TCP		0x10 /* proto is TCP (state machine applies) */
+#define BL_FLOW_F_LIVE                                                                             \
+	0x20 /* the slot holds a flow (in the first line, which
+				      * expiry reads; set and cleared by the table) */
 
 /* Verdict slot value meaning "not judged yet"; other values are policy's. */
 #define BL_FLOW_VERDICT_NONE 0
 
 /*
- * One flow, 64 bytes, one cache line. The worker reads and writes the
- * verdict slot; everything else is maintained by bl_flow_update().
+ * One flow: two cache lines, and the table's slot itself (the table keeps
+ * no other copy of the key). The worker reads and writes the verdict slot;
+ * everything else is maintained by bl_flow_update().
  * dir index: 0 = from the initiator (orig), 1 = from the responder (reply).
+ * The first line holds what a packet of an established flow reads and
+ * writes, and for IPv4 TCP and UDP (most flows) a compact copy of the key,
+ * so that looking such a packet up and accounting it touch this line only
+ * (and its bucket): README, "Flow table". The second holds the full key
+ * and what only new flows, deletes and the long way read.
  */
 struct bl_flow_entry {
+	/* line 1 */
 	uint64_t last_tsc;    /* last packet seen, TSC */
 	uint64_t pkts[2];     /* per dir */
 	uint64_t bytes[2];    /* per dir */
-	uint32_t hash;	      /* key hash (for delete without rehash) */
 	uint32_t verdict_gen; /* policy generation that set `verdict` */
-	uint16_t rule_id;     /* rule that decided */
+	uint16_t rule_slot;   /* counter slot of rule_id: the flow's packets count
+				 to their rule without reading the policy's rules */
 	uint8_t verdict;      /* BL_FLOW_VERDICT_NONE or the policy's action */
 	uint8_t state;	      /* enum bl_flow_state */
 	uint8_t flags;	      /* BL_FLOW_F_* */
 	uint8_t init_side;    /* key endpoint (0/1) that initiated */
-	uint8_t in_use;	      /* slot holds a live flow */
-	uint8_t tclass;	      /* timeout class (internal) */
-	uint32_t rule_slot;   /* counter slot of rule_id: the flow's packets count
-				 to their rule without reading the policy's rules */
+	/* internal: the compact key (flow.c); vp 0 when the flow has none */
+	uint16_t ck_vp;	     /* VLAN id, UDP bit, compact-key bit */
+	uint16_t ck_port[2]; /* key.port[] */
+	uint32_t ck_addr[2]; /* the IPv4 addresses of key.addr[] */
+	/* line 2 */
+	uint64_t key[6];  /* internal: the hashed part of the flow's key */
+	uint32_t hash;	  /* key hash (for delete without rehash) */
+	uint16_t rule_id; /* rule that decided */
+	uint8_t tclass;	  /* timeout class (internal) */
+	uint8_t pad[9];
 } __attribute__((aligned(64)));
 
 /* What to do with a TCP packet that is not a SYN and has no entry. */
@@ -363,7 +379,7 @@ static inline void bl_flow_verdict_set(struct bl_flow_entry *e, uint8_t verdict,
 	e->verdict = verdict;
 	e->verdict_gen = gen;
 	e->rule_id = rule_id;
-	e->rule_slot = rule_slot;
+	e->rule_slot = (uint16_t)rule_slot; /* slots are < 65536 (policy_rt.h) */
 }
 
 /*

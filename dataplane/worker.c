@@ -33,6 +33,8 @@ const uint8_t bl_sym_rss_key[40] = {
 
 /* A whole number of cache lines, so packet data (after the headroom)
  * starts on a line: a 64-byte frame is then one line, not two. */
+_Static_assert(BL_RT_SLOTS <= 1u << 16, "a flow entry keeps its rule's counter slot in 16 bits");
+
 unsigned bl_worker_priv_size(void)
 {
 	return RTE_ALIGN(sizeof(struct bl_pkt), RTE_CACHE_LINE_SIZE);

@@ -795,6 +795,153 @@ Test(flow, second_bucket)
 	bl_flow_free(t);
 }
 
+/* The key of an IPv4 flow src:sp -> dst:dp (addresses as host-order words). */
+static struct bl_flow_key key4(uint8_t proto, uint32_t src, uint16_t sp, uint32_t dst, uint16_t dp,
+			       uint16_t vlan)
+{
+	struct bl_l3 l3;
+	struct bl_flow_key k;
+
+	memset(&l3, 0, sizeof(l3));
+	l3.family = 4;
+	l3.proto = proto;
+	l3.flags = BL_L3_HAS_PORTS;
+	for (unsigned i = 0; i < 4; i++) {
+		l3.src[i] = (uint8_t)(src >> (24 - 8 * i));
+		l3.dst[i] = (uint8_t)(dst >> (24 - 8 * i));
+	}
+	l3.sport = sp;
+	l3.dport = dp;
+	cr_assert_eq(bl_flow_key_from_l3(&l3, vlan, &k), 0);
+	return k;
+}
+
+/* Insert `a`, then `b`: each found at its own entry, never the other's. */
+static void two_flows(const struct bl_flow_key *a, const struct bl_flow_key *b, const char *what)
+{
+	struct bl_flow_table *t = table(8, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_flow_entry *ea, *eb, *f;
+
+	bl_flow_lookup_burst(t, a, 1, 0, &ea);
+	cr_assert_eq(bl_flow_update(t, a, &ea, 100, 0), BL_FLOW_TRACKED, "%s", what);
+	bl_flow_lookup_burst(t, b, 1, 0, &f);
+	cr_assert_null(f, "%s: the second flow is not the first", what);
+	eb = NULL;
+	cr_assert_eq(bl_flow_update(t, b, &eb, 100, 0), BL_FLOW_TRACKED, "%s", what);
+	cr_assert_neq(ea, eb, "%s", what);
+	bl_flow_lookup_burst(t, a, 1, 0, &f);
+	cr_assert_eq(f, ea, "%s: first flow", what);
+	bl_flow_lookup_burst(t, b, 1, 0, &f);
+	cr_assert_eq(f, eb, "%s: second flow", what);
+	cr_assert_eq(bl_flow_count(t), 2);
+	bl_flow_free(t);
+}
+
+/*
+ * A key of kind `kind` (compact_key_tells_flows_apart) that varies with i
+ * in the kind's fields. The hash is CRC32-C, linear over GF(2): keys that
+ * differ in fewer than 23 bits (one port, the VLAN) never share bucket and
+ * signature (so a compare of one of them alone cannot be put to the
+ * test), and only an address is varied alone; i is spread over the fields
+ * with a multiplication, for the birthday search to find pairs.
+ */
+static struct bl_flow_key kind_key(unsigned kind, uint32_t i, uint32_t seed)
+{
+	const uint32_t A = 0x0a000001, B = 0x0a000002;
+	uint32_t v = i * 2654435761u;
+
+	switch (kind) {
+	/* the second address, then the first (the canonical order puts the
+	 * smaller first) */
+	case 0: return key4(UDP, A, (uint16_t)(5000 + seed), 0x0b000000 | (v >> 8), 53, 0);
+	case 1: return key4(UDP, 0x0b000000 | (v >> 8), (uint16_t)(5000 + seed), 0xc0000001, 53, 0);
+	case 2: return key4(UDP, A, (uint16_t)v, B, (uint16_t)(v >> 16), (uint16_t)seed);
+	default:
+		return key4(v & 1 ? TCP : UDP, A, (uint16_t)(v >> 1), B, (uint16_t)(53 + seed),
+			    (uint16_t)(v >> 17 & 0xfff));
+	}
+}
+
+struct crit {
+	uint32_t c, i;
+};
+
+static int crit_cmp(const void *x, const void *y)
+{
+	const struct crit *a = x, *b = y;
+
+	return a->c != b->c ? (a->c < b->c ? -1 : 1) : (a->i < b->i ? -1 : a->i > b->i);
+}
+
+/*
+ * Two keys of `kind` that differ in its field only and share their first
+ * bucket (in any table of up to 256 buckets) and their signature: a
+ * birthday search over the field's values.
+ */
+static bool colliding(unsigned kind, uint32_t n, struct bl_flow_key *a, struct bl_flow_key *b)
+{
+	struct crit *c = malloc(n * sizeof(*c));
+	bool found = false;
+
+	cr_assert_not_null(c);
+	for (uint32_t seed = 0; seed < 16 && !found; seed++) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t h = kind_key(kind, i, seed).hash;
+
+			c[i].c = (h & 0xff) | (h >> 17) << 8;
+			c[i].i = i;
+		}
+		qsort(c, n, sizeof(*c), crit_cmp);
+		for (uint32_t i = 1; i < n && !found; i++) {
+			if (c[i].c != c[i - 1].c)
+				continue;
+			*a = kind_key(kind, c[i - 1].i, seed);
+			*b = kind_key(kind, c[i].i, seed);
+			found = memcmp(a, b, BL_FLOW_KEY_LEN) != 0;
+		}
+	}
+	free(c);
+	return found;
+}
+
+/*
+ * IPv4 TCP and UDP flows are compared on the compact key in the entry's
+ * first line, every other flow on the full key: both must tell apart
+ * exactly what the key does. First flows that differ in one field each;
+ * then pairs that also share their first bucket and signature, so that
+ * the comparison itself decides.
+ */
+Test(flow, compact_key_tells_flows_apart)
+{
+	const uint32_t A = 0x0a000001, B = 0x0a000002;
+	struct bl_flow_key base = key4(UDP, A, 5000, B, 53, 0), k, k2;
+	struct {
+		struct bl_flow_key k;
+		const char *what;
+	} v[] = {
+		{ key4(UDP, A, 5000, B, 53, 7), "another VLAN" },
+		{ key4(TCP, A, 5000, B, 53, 0), "TCP, same tuple" },
+		{ key4(132, A, 5000, B, 53, 0), "SCTP, same tuple (full key)" },
+		{ key4(UDP, A, 5001, B, 53, 0), "another source port" },
+		{ key4(UDP, A, 53, B, 5000, 0), "ports exchanged" },
+		{ key4(UDP, A, 5000, B + 256, 53, 0), "another address" },
+	};
+	static const char *const kinds[] = { "second address", "first address", "ports",
+					     "VLAN, protocol, port" };
+
+	for (unsigned i = 0; i < RTE_DIM(v); i++)
+		two_flows(&base, &v[i].k, v[i].what);
+	/* the same first four address bytes in an IPv6 key (full key), in the
+	 * same bucket with the same signature */
+	k = base;
+	k.family = 6;
+	two_flows(&base, &k, "IPv6");
+	for (unsigned kind = 0; kind < RTE_DIM(kinds); kind++) {
+		cr_assert(colliding(kind, 65536, &k, &k2), "a pair: %s", kinds[kind]);
+		two_flows(&k, &k2, kinds[kind]);
+	}
+}
+
 /*
  * bl_flow_track_burst() (the worker's call: lookups, then updates in
  * order, with the inline fast path for packets that change no state) must
