@@ -52,6 +52,23 @@ static inline struct bl_pkt *pkt_of(struct rte_mbuf *m)
  * fragment and its flow; the address pair is the finest key all of them
  * share. With the 16-bit-periodic key, hash(src, dst) == hash(dst, src).
  */
+/* The Toeplitz hash of an address pair (4 bytes each for IPv4, else 16). */
+static inline uint32_t pair_hash(uint8_t family, const uint8_t *src, const uint8_t *dst)
+{
+	uint32_t tuple[8];
+	unsigned words = family == 4 ? 1 : 4;
+
+	for (unsigned i = 0; i < words; i++) {
+		uint32_t s, d;
+
+		memcpy(&s, src + 4 * i, 4);
+		memcpy(&d, dst + 4 * i, 4);
+		tuple[i] = rte_be_to_cpu_32(s);
+		tuple[words + i] = rte_be_to_cpu_32(d);
+	}
+	return rte_softrss(tuple, 2 * words, bl_sym_rss_key);
+}
+
 uint32_t bl_worker_sym_hash(const struct bl_pkt *p)
 {
 	/*
@@ -61,18 +78,18 @@ uint32_t bl_worker_sym_hash(const struct bl_pkt *p)
 	 * can follow the flow's verdict (path-MTU discovery).
 	 */
 	const struct bl_l3 *l3 = p->flags & BL_PKT_HAS_QUOTE ? &p->quote : &p->l3[0];
-	uint32_t tuple[8];
-	unsigned words = l3->family == 4 ? 1 : 4;
 
-	for (unsigned i = 0; i < words; i++) {
-		uint32_t s, d;
+	return pair_hash(l3->family, l3->src, l3->dst);
+}
 
-		memcpy(&s, l3->src + 4 * i, 4);
-		memcpy(&d, l3->dst + 4 * i, 4);
-		tuple[i] = rte_be_to_cpu_32(s);
-		tuple[words + i] = rte_be_to_cpu_32(d);
-	}
-	return rte_softrss(tuple, 2 * words, bl_sym_rss_key);
+/*
+ * bl_worker_sym_hash() of a packet the express lane keyed (it has no
+ * record): the key holds the same address pair, in canonical order, which
+ * the symmetric hash does not see.
+ */
+static inline uint32_t key_sym_hash(const struct bl_flow_key *k)
+{
+	return pair_hash(k->family, k->addr[0], k->addr[1]);
 }
 
 static inline unsigned side_of(const struct bl_worker *w, const struct rte_mbuf *m)
@@ -685,10 +702,12 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
  * their order, after the taken ones. So no packet overtakes an earlier one
  * of its own flow; packets of different flows may pass each other, as
  * they do across workers. With --verdicts the lane records each packet's
- * event as decide() would. Off with software distribution over several
- * workers (the packets must first reach the worker that owns their flow).
- * `pkts` is one RX burst (one port); on return it holds the `*rest`
- * packets left for the long way. Measured in README, "Flow table".
+ * event as decide() would. With software distribution over several
+ * workers it runs on the worker that owns the flows (spread()).
+ * `a` is one burst (a->one_port: all from one port, an RX burst); on
+ * return a->pkts holds the `*rest` packets left for the long way, the
+ * first `*npre` of them keyed and looked up. Measured in README, "Flow
+ * table".
  */
 static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsigned *rest,
 		    struct bl_flow_entry **ents, unsigned *npre)
@@ -735,9 +754,13 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 				   e->verdict_gen, e->rule_slot, BL_EV_NO_RULE, BL_RT_ALLOW, 0,
 				   a->bytes[i], now);
 	}
-	/* one RX burst: every packet came in on the same port */
-	if (nf)
+	if (nf && a->one_port) {
 		forward_bulk(w, fwd, nf, side_of(w, fwd[0]));
+	} else {
+		/* handed over by other workers: from either port */
+		for (unsigned i = 0; i < nf; i++)
+			forward(w, fwd[i]);
+	}
 	*npre = nr;
 	for (unsigned i = nk; i < n; i++)
 		pkts[nr++] = pkts[i];
@@ -753,21 +776,19 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 }
 
 /*
- * The long way for packets fresh from a port: parse, settle the flowless
- * ones, and with software distribution hand each IP packet to the worker
- * its symmetric hash names (per destination ring, single producer single
- * consumer). `keys` and `entries` are work arrays of BL_BURST; the first
- * `npre` packets come keyed and looked up by the express lane.
+ * The long way for packets of this worker: parse, settle the flowless
+ * ones, judge the rest. `keys` and `entries` are work arrays of BL_BURST;
+ * the first `npre` packets come keyed and looked up by the express lane.
+ * A packet parsed before (software distribution) is parsed again, which
+ * changes nothing.
  */
 static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
 		     struct bl_flow_key *keys, struct bl_flow_entry **entries, unsigned npre)
 {
-	struct rte_mbuf *mine[BL_BURST], *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
-	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
+	struct rte_mbuf *mine[BL_BURST];
 	unsigned n_mine = 0;
-	uint64_t t0, t1;
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
 
-	t0 = w->stage_timing ? rte_rdtsc() : 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (i + 3 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
@@ -777,38 +798,9 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 			npre = 0; /* cannot happen (a fast-path frame parses);
 				   * were it to, keys would no longer line up */
 	}
-	t1 = w->stage_timing ? rte_rdtsc() : 0;
 	if (w->stage_timing) {
-		w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0;
+		w->stats.stage_cycles[BL_STAGE_PARSE] += rte_rdtsc() - t0;
 		w->stats.stage_pkts[BL_STAGE_PARSE] += n;
-	}
-	if (w->sw_dist && w->n_workers > 1) {
-		unsigned keep = 0;
-
-		for (unsigned i = 0; i < n_mine; i++) {
-			unsigned dst = bl_worker_sym_hash(pkt_of(mine[i])) % w->n_workers;
-
-			if (dst == w->id)
-				mine[keep++] = mine[i];
-			else
-				out[dst][n_out[dst]++] = mine[i];
-		}
-		n_mine = keep;
-		for (unsigned d = 0; d < w->n_workers; d++) {
-			unsigned sent;
-
-			if (!n_out[d])
-				continue;
-			sent = rte_ring_sp_enqueue_burst(w->ring_out[d], (void **)out[d], n_out[d],
-							 NULL);
-			w->stats.handoff_out += sent;
-			for (unsigned i = sent; i < n_out[d]; i++)
-				drop(w, out[d][i], BL_DROP_HANDOFF_FULL);
-		}
-		if (w->stage_timing) {
-			w->stats.stage_cycles[BL_STAGE_DIST] += rte_rdtsc() - t1;
-			w->stats.stage_pkts[BL_STAGE_DIST] += n_mine;
-		}
 	}
 	if (n_mine)
 		judge(w, mine, n_mine, now, keys, entries, npre);
@@ -827,11 +819,12 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
  * are run in arrival order, so per-flow order is kept. Measured in
  * README, "Flow table".
  */
-static void lane_key(struct bl_worker *w, struct bl_ahead *a, unsigned n)
+static void lane_key(struct bl_worker *w, struct bl_ahead *a, unsigned n, bool one_port)
 {
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
 
 	a->n = (uint16_t)n;
+	a->one_port = one_port;
 	a->nk = (uint16_t)bl_flow_key_frames(w->flows, a->pkts, n, a->keys, a->bytes);
 	a->slots = false;
 	if (w->stage_timing)
@@ -864,12 +857,84 @@ static void lane_run(struct bl_worker *w, struct bl_ahead *a, uint64_t now)
 	a->n = 0;
 }
 
+/*
+ * Software distribution (several workers, ports without RSS): a burst
+ * fresh from a port is split by the symmetric hash of its address pair,
+ * each packet to the worker that owns its flow, over a ring per
+ * destination (single producer, single consumer), counting the handoffs.
+ * The hash comes from the lane's key where the fast path takes the frame
+ * (the leading run, as in the lane), else from the parsed record: the same
+ * value for the same pair (key_sym_hash()), so every packet of a flow,
+ * whatever its shape, reaches the same worker. This worker's own packets
+ * then go through the express lane at once (no lookahead), the receiving
+ * workers' through theirs (drain_rings()).
+ */
+static void spread(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
+{
+	struct rte_mbuf *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
+	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
+	struct bl_flow_key keys[BL_BURST];
+	uint32_t bytes[BL_BURST];
+	struct bl_ahead *a = w->spare; /* scratch: no burst is held here */
+	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1, tp = 0;
+	unsigned nk, i, nmine = 0, dst;
+
+	nk = bl_flow_key_frames(w->flows, pkts, n, keys, bytes);
+	t1 = w->stage_timing ? rte_rdtsc() : 0;
+	for (i = 0; i < nk; i++) {
+		dst = key_sym_hash(&keys[i]) % w->n_workers;
+		if (dst != w->id) {
+			out[dst][n_out[dst]++] = pkts[i];
+			continue;
+		}
+		a->pkts[nmine] = pkts[i];
+		a->keys[nmine] = keys[i];
+		a->bytes[nmine++] = bytes[i];
+	}
+	a->nk = (uint16_t)nmine;
+	for (; i < n; i++) {
+		uint64_t p0 = w->stage_timing ? rte_rdtsc() : 0;
+		bool ip = parse_one(w, pkts[i]);
+
+		if (w->stage_timing) {
+			tp += rte_rdtsc() - p0;
+			w->stats.stage_pkts[BL_STAGE_PARSE]++;
+		}
+		if (!ip)
+			continue;
+		dst = bl_worker_sym_hash(pkt_of(pkts[i])) % w->n_workers;
+		if (dst == w->id)
+			a->pkts[nmine++] = pkts[i];
+		else
+			out[dst][n_out[dst]++] = pkts[i];
+	}
+	a->n = (uint16_t)nmine;
+	a->slots = false;
+	a->one_port = true;
+	for (unsigned d = 0; d < w->n_workers; d++) {
+		unsigned sent;
+
+		if (!n_out[d])
+			continue;
+		sent = rte_ring_sp_enqueue_burst(w->ring_out[d], (void **)out[d], n_out[d], NULL);
+		w->stats.handoff_out += sent;
+		for (unsigned j = sent; j < n_out[d]; j++)
+			drop(w, out[d][j], BL_DROP_HANDOFF_FULL);
+	}
+	if (w->stage_timing) {
+		/* the keys count as parse (their packets are counted there when
+		 * the lane takes them), the split as distribution */
+		w->stats.stage_cycles[BL_STAGE_PARSE] += t1 - t0 + tp;
+		w->stats.stage_cycles[BL_STAGE_DIST] += rte_rdtsc() - t1 - tp;
+		w->stats.stage_pkts[BL_STAGE_DIST] += n;
+	}
+	lane_run(w, a, now);
+}
+
 /* Take what other workers handed over. Returns the number of packets. */
 static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 {
-	struct rte_mbuf *pkts[BL_BURST];
-	struct bl_flow_key keys[BL_BURST];
-	struct bl_flow_entry *entries[BL_BURST];
+	struct bl_ahead *a = w->spare; /* scratch: no burst is held here */
 	unsigned total = 0;
 
 	if (!w->sw_dist || w->n_workers < 2)
@@ -879,12 +944,14 @@ static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 
 		if (s == w->id)
 			continue;
-		n = rte_ring_sc_dequeue_burst(w->ring_in[s], (void **)pkts, BL_BURST, NULL);
+		n = rte_ring_sc_dequeue_burst(w->ring_in[s], (void **)a->pkts, BL_BURST, NULL);
 		if (!n)
 			continue;
 		w->stats.handoff_in += n;
 		total += n;
-		judge(w, pkts, n, now, keys, entries, 0);
+		/* the sender keyed them but kept no key: key them again */
+		lane_key(w, a, n, false);
+		lane_run(w, a, now);
 	}
 	return total;
 }
@@ -892,21 +959,19 @@ static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 /* Poll every (port, queue) this worker owns once. */
 static void poll_ports(struct bl_worker *w, uint64_t now)
 {
-	/* the express lane needs each packet on the worker that owns its flow */
-	bool lane = !(w->sw_dist && w->n_workers > 1);
+	/* software distribution: each packet first to the worker owning its flow */
+	bool spreads = w->sw_dist && w->n_workers > 1;
 
 	for (unsigned q = 0; q < w->n_rxq; q++) {
 		struct rte_mbuf *pkts[BL_BURST];
-		struct bl_flow_key keys[BL_BURST];
-		struct bl_flow_entry *entries[BL_BURST];
 		struct bl_ahead *a;
 		uint16_t n;
 
-		if (!lane) {
+		if (spreads) {
 			n = rte_eth_rx_burst(w->rxq[q].port, w->rxq[q].queue, pkts, BL_BURST);
 			w->stats.rx += n;
 			if (n)
-				dispatch(w, pkts, n, now, keys, entries, 0);
+				spread(w, pkts, n, now);
 			continue;
 		}
 		lane_slots(w, w->held);
@@ -915,7 +980,7 @@ static void poll_ports(struct bl_worker *w, uint64_t now)
 		if (!n)
 			continue;
 		w->stats.rx += n;
-		lane_key(w, a, n);
+		lane_key(w, a, n, true);
 		lane_run(w, w->held, now);
 		w->spare = w->held;
 		w->held = a;

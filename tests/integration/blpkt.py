@@ -36,11 +36,15 @@ def eth(ethertype, payload, vlans=(), src=MAC_A, dst=MAC_B):
     return hdr + struct.pack("!H", ethertype) + payload
 
 
-def ipv4(src, dst, proto, payload, ident=1, frag_off=0, mf=False, ttl=64, total=None):
+def ipv4(src, dst, proto, payload, ident=1, frag_off=0, mf=False, ttl=64, total=None,
+         options=b""):
+    """options: raw option bytes, a multiple of 4 (the IHL grows with them)."""
+    assert len(options) % 4 == 0 and len(options) <= 40
     flags = (0x2000 if mf else 0) | (frag_off // 8)
-    tot = total if total is not None else 20 + len(payload)
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, tot, ident, flags, ttl, proto, 0,
-                    ipaddress.IPv4Address(src).packed, ipaddress.IPv4Address(dst).packed)
+    tot = total if total is not None else 20 + len(options) + len(payload)
+    h = struct.pack("!BBHHHBBH4s4s", 0x45 + len(options) // 4, 0, tot, ident, flags, ttl, proto,
+                    0, ipaddress.IPv4Address(src).packed,
+                    ipaddress.IPv4Address(dst).packed) + options
     h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
     return h + payload
 
@@ -82,8 +86,8 @@ def v4_tcp(src, dst, sport, dport, flags="S", payload=b"", vlans=()):
     return eth(0x0800, ipv4(src, dst, 6, tcp(sport, dport, flags, payload)), vlans)
 
 
-def v4_udp(src, dst, sport, dport, payload=b"", vlans=()):
-    return eth(0x0800, ipv4(src, dst, 17, udp(sport, dport, payload)), vlans)
+def v4_udp(src, dst, sport, dport, payload=b"", vlans=(), options=b""):
+    return eth(0x0800, ipv4(src, dst, 17, udp(sport, dport, payload), options=options), vlans)
 
 
 def v6_tcp(src, dst, sport, dport, flags="S", payload=b""):

@@ -3,7 +3,10 @@
 """`brightline run --workers 2` on net_pcap in both directions: both
 directions of 1,000 flows are judged by the worker the symmetric hash of
 the address pair names, the handoff counters match that prediction, and
-each flow's packets leave in order."""
+each flow's packets leave in order. Every third reply carries IP options:
+the worker that receives it takes its hash from the parsed record, while
+its flow's other packets are hashed from the express lane's key, and both
+must name the same worker."""
 import json
 import subprocess
 from blpkt import *
@@ -15,7 +18,8 @@ for i in range(N):
     cl, sv = "10.10.%d.%d" % (i // 250, i % 250 + 1), "172.16.%d.1" % (i % 7)
     pairs.append((cl, sv, 20000 + i))
     fwd.append(v4_udp(cl, sv, 20000 + i, 53, b"a%04d" % i))
-    rev.append(v4_udp(sv, cl, 53, 20000 + i, b"r%04d" % i))
+    rev.append(v4_udp(sv, cl, 53, 20000 + i, b"r%04d" % i,
+                      options=b"\x01\x01\x01\x00" if i % 3 == 0 else b""))
 for i in range(N):  # a second packet per flow from the client, to check order
     fwd.append(v4_udp(pairs[i][0], pairs[i][1], pairs[i][2], 53, b"b%04d" % i))
 want_worker = [worker_of(cl, sv, 2) for cl, sv, _ in pairs]
