@@ -873,23 +873,24 @@ static void spread(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint
 {
 	struct rte_mbuf *out[BL_CONFIG_MAX_WORKERS][BL_BURST];
 	uint16_t n_out[BL_CONFIG_MAX_WORKERS] = { 0 };
-	struct bl_flow_key keys[BL_BURST];
-	uint32_t bytes[BL_BURST];
 	struct bl_ahead *a = w->spare; /* scratch: no burst is held here */
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0, t1, tp = 0;
 	unsigned nk, i, nmine = 0, dst;
 
-	nk = bl_flow_key_frames(w->flows, pkts, n, keys, bytes);
+	/* keyed in place; this worker's keys are then packed to the front */
+	nk = bl_flow_key_frames(w->flows, pkts, n, a->keys, a->bytes);
 	t1 = w->stage_timing ? rte_rdtsc() : 0;
 	for (i = 0; i < nk; i++) {
-		dst = key_sym_hash(&keys[i]) % w->n_workers;
+		dst = key_sym_hash(&a->keys[i]) % w->n_workers;
 		if (dst != w->id) {
 			out[dst][n_out[dst]++] = pkts[i];
 			continue;
 		}
-		a->pkts[nmine] = pkts[i];
-		a->keys[nmine] = keys[i];
-		a->bytes[nmine++] = bytes[i];
+		if (nmine != i) {
+			a->keys[nmine] = a->keys[i];
+			a->bytes[nmine] = a->bytes[i];
+		}
+		a->pkts[nmine++] = pkts[i];
 	}
 	a->nk = (uint16_t)nmine;
 	for (; i < n; i++) {
