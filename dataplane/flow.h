@@ -270,11 +270,14 @@ unsigned bl_flow_key_frames(const struct bl_flow_table *t, struct rte_mbuf *cons
 /*
  * The second stage of a lookup, ahead of it: for each key whose bucket was
  * requested a while ago (bl_flow_key_frame()), match its signature and
- * request the candidate slot's lines. Reads only, and a hint: what the
- * buckets hold may change before the lookup, which reads them again.
+ * request the candidate slot's lines; cand[i] is that slot, or
+ * BL_FLOW_NO_CAND when the primary bucket holds no way with the key's
+ * signature. Reads only, and a hint: the slot may be freed or reused
+ * before the lookup, which compares the key before trusting it.
  */
+#define BL_FLOW_NO_CAND UINT32_MAX
 void bl_flow_prefetch_slots(const struct bl_flow_table *t, const struct bl_flow_key *keys,
-			    unsigned n);
+			    unsigned n, uint32_t *cand);
 
 /*
  * Look up `n` keys (any n; done in bulks of BL_FLOW_BURST_MAX) with their
@@ -310,13 +313,14 @@ enum bl_flow_outcome bl_flow_update(struct bl_flow_table *t, const struct bl_flo
  * lookup (entry or NULL). The packets not taken are untouched and
  * uncounted: the caller gives them, with their lookups, to
  * bl_flow_track_burst() (`looked`), after the taken ones of the burst.
- * `requested`: bl_flow_prefetch_slots() was called on these keys a while
- * ago, so the lookup skips its own prefetch passes (it reads the buckets
- * again: the answer is the same either way, only the speed differs).
+ * `cand`: NULL, or the candidates bl_flow_prefetch_slots() gave for these
+ * keys a while ago; then each lookup starts from its candidate and skips
+ * the prefetch passes (the answer is the same either way, only the speed
+ * differs).
  */
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
-			       uint32_t gen, bool requested, struct bl_flow_entry **out,
+			       uint32_t gen, const uint32_t *cand, struct bl_flow_entry **out,
 			       uint8_t *taken);
 
 /*

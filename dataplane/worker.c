@@ -726,7 +726,7 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 	/* acquire: as in judge() */
 	rt = __atomic_load_n(w->seam.rt, __ATOMIC_ACQUIRE);
 	nt = bl_flow_express_burst(w->flows, keys, a->bytes, nk, now, BL_RT_ALLOW, rt->gen,
-				   a->slots, ents, taken);
+				   a->slots ? a->cand : NULL, ents, taken);
 	/* rule counters: one line per rule, requested for the whole burst
 	 * first (with thousands of rules they are not in L1) */
 	for (unsigned i = 0; i < nk; i++)
@@ -838,7 +838,7 @@ static void lane_slots(struct bl_worker *w, struct bl_ahead *a)
 	if (a->n == 0 || a->slots)
 		return;
 	t0 = w->stage_timing ? rte_rdtsc() : 0;
-	bl_flow_prefetch_slots(w->flows, a->keys, a->nk);
+	bl_flow_prefetch_slots(w->flows, a->keys, a->nk, a->cand);
 	a->slots = true;
 	if (w->stage_timing)
 		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t0;

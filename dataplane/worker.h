@@ -124,10 +124,11 @@ struct bl_worker {
 		struct rte_mbuf *pkts[BL_BURST];
 		struct bl_flow_key keys[BL_BURST];
 		uint32_t bytes[BL_BURST];
-		uint16_t n;    /* packets held (0: none) */
-		uint16_t nk;   /* the leading ones keyed by the lane */
-		bool slots;    /* their slots requested (second stage done) */
-		bool one_port; /* all came in on one port (an RX burst) */
+		uint32_t cand[BL_BURST]; /* candidate slots (second stage) */
+		uint16_t n;		 /* packets held (0: none) */
+		uint16_t nk;		 /* the leading ones keyed by the lane */
+		bool slots;		 /* their slots requested (second stage done) */
+		bool one_port;		 /* all came in on one port (an RX burst) */
 	} ahead[2], *held, *spare;
 	/* worker-private scratch */
 	uint16_t tx_n[2];

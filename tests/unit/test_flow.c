@@ -1249,6 +1249,7 @@ Test(flow, express_takes_allowed_flows_in_order)
 	struct bl_flow_entry *u, *tc, *d, *out[8];
 	struct bl_flow_key k[8];
 	uint32_t bytes[8] = { 100, 100, 100, 100, 100, 100, 100, 100 };
+	uint32_t cand[8];
 	uint8_t tk[8];
 	const uint8_t ALLOW = 1, DROP = 2;
 	struct bl_flow_counters c0;
@@ -1275,7 +1276,7 @@ Test(flow, express_takes_allowed_flows_in_order)
 	express_key(&k[3], UDP, 2, 53, 1, 5000, 0); /* a reply */
 	express_key(&k[4], UDP, 2, 53, 1, 5001, 0);
 	c0 = *ctr(t);
-	n = bl_flow_express_burst(t, k, bytes, 5, SEC(2), ALLOW, 5, false, out, tk);
+	n = bl_flow_express_burst(t, k, bytes, 5, SEC(2), ALLOW, 5, NULL, out, tk);
 	cr_assert_eq(n, 3);
 	cr_assert(tk[0] && tk[1] && !tk[2] && tk[3] && !tk[4]);
 	cr_assert_eq(out[0], u);
@@ -1301,31 +1302,45 @@ Test(flow, express_takes_allowed_flows_in_order)
 	express_key(&k[2], TCP, 2, 443, 1, 6000, ACK);
 	/* (this time the way the worker's lookahead calls it: slots requested
 	 * first, then the lookup without its own prefetch passes) */
-	bl_flow_prefetch_slots(t, k, 3);
-	n = bl_flow_express_burst(t, k, bytes, 3, SEC(2), ALLOW, 5, true, out, tk);
+	bl_flow_prefetch_slots(t, k, 3, cand);
+	n = bl_flow_express_burst(t, k, bytes, 3, SEC(2), ALLOW, 5, cand, out, tk);
 	cr_assert_eq(n, 1);
 	cr_assert(!tk[0] && tk[1] && !tk[2]);
 	cr_assert_eq(tc->pkts[0], 2, "the TCP flow's packets were left alone");
 	cr_assert_eq(tc->pkts[1], 2);
 	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
 
+	/* a candidate is a hint: wrong ones (another flow's slot, none, out
+	 * of range) give the same lookups; the packets are taken and counted */
+	express_key(&k[0], UDP, 1, 5000, 2, 53, 0);
+	express_key(&k[1], UDP, 2, 53, 1, 5000, 0);
+	express_key(&k[2], TCP, 2, 443, 1, 6000, ACK);
+	bl_flow_prefetch_slots(t, k, 3, cand);
+	cr_assert(cand[0] == cand[1] && cand[0] != cand[2] && cand[2] != BL_FLOW_NO_CAND);
+	cand[0] = cand[2];
+	cand[1] = BL_FLOW_NO_CAND;
+	cand[2] = UINT32_MAX - 1;
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 3, SEC(2), ALLOW, 5, cand, out, tk), 3);
+	cr_assert(out[0] == u && out[1] == u && out[2] == tc);
+	cr_assert_eq(tc->pkts[1], 3);
+	c0.lookups += 3; /* taken: counted as lookups */
+
 	/* another generation: nothing taken */
 	express_key(&k[0], UDP, 1, 5000, 2, 53, 0);
-	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 6, false, out, tk), 0);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 6, NULL, out, tk), 0);
 	cr_assert_eq(tk[0], 0);
 	/* a miss (no flow yet): nothing taken, nothing created */
 	express_key(&k[0], UDP, 1, 5999, 2, 53, 0);
 	n = bl_flow_count(t);
-	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, false, out, tk), 0);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, NULL, out, tk), 0);
 	cr_assert_eq(bl_flow_count(t), n);
 	/* TCP SYN, FIN or RST: left for the long way (state changes) */
 	for (int i = 0; i < 3; i++) {
 		static const uint8_t fl[3] = { SYN, FIN | ACK, RST };
 
 		express_key(&k[0], TCP, 1, 6000, 2, 443, fl[i]);
-		cr_assert_eq(
-			bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, false, out, tk), 0,
-			"flags 0x%x", fl[i]);
+		cr_assert_eq(bl_flow_express_burst(t, k, bytes, 1, SEC(2), ALLOW, 5, NULL, out, tk),
+			     0, "flags 0x%x", fl[i]);
 	}
 	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
 	cr_assert_eq(ctr(t)->lookups - c0.lookups, 4, "refused packets are not counted");
@@ -1353,7 +1368,7 @@ Test(flow, track_burst_takes_the_express_lookups)
 	express_key(&k[0], UDP, 1, 5000, 2, 53, 0); /* x: taken */
 	express_key(&k[1], UDP, 1, 5001, 2, 53, 0); /* y: new, a miss */
 	express_key(&k[2], UDP, 2, 53, 1, 5002, 0); /* z: another verdict */
-	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 3, SEC(2), 1, 5, false, out, tk), 1);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, 3, SEC(2), 1, 5, NULL, out, tk), 1);
 	cr_assert(tk[0] && !tk[1] && !tk[2]);
 	cr_assert_null(out[1]);
 	cr_assert_eq(out[2], z);
@@ -1400,14 +1415,13 @@ Test(flow, express_stops_past_its_refused_flows)
 		express_key(&k[i], UDP, 1, (uint16_t)(1000 + i), 2, 53, 0);
 		bytes[i] = 60;
 	}
-	cr_assert_eq(bl_flow_express_burst(t, k, bytes, N, SEC(2), 1, 5, false, out, tk), 0);
+	cr_assert_eq(bl_flow_express_burst(t, k, bytes, N, SEC(2), 1, 5, NULL, out, tk), 0);
 	for (unsigned i = 0; i < N; i++) {
 		cr_assert_eq(tk[i], 0, "packet %u", i);
 		cr_assert_not_null(out[i], "packet %u: its lookup is kept", i);
 	}
 	/* with one refused flow fewer, the allowed ones are taken */
-	cr_assert_eq(bl_flow_express_burst(t, k + 1, bytes, N - 1, SEC(2), 1, 5, false, out, tk),
-		     2);
+	cr_assert_eq(bl_flow_express_burst(t, k + 1, bytes, N - 1, SEC(2), 1, 5, NULL, out, tk), 2);
 	cr_assert(tk[N - 3] && tk[N - 2]);
 	bl_flow_free(t);
 }
