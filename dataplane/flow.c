@@ -105,8 +105,9 @@ _Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
 _Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN &&
 		       offsetof(struct bl_flow_key, side) == BL_FLOW_KEY_LEN + 4 &&
 		       offsetof(struct bl_flow_key, tcp_flags) == BL_FLOW_KEY_LEN + 5 &&
+		       offsetof(struct bl_flow_key, ck_vp) == BL_FLOW_KEY_LEN + 6 &&
 		       sizeof(struct bl_flow_key) == BL_FLOW_KEY_LEN + 8,
-	       "hashed part of the key, then hash, side, tcp_flags, pad");
+	       "hashed part of the key, then hash, side, tcp_flags, ck_vp");
 _Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
 		       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
 	       "bl_flow_key_from_l3() knows the key's words");
@@ -294,6 +295,32 @@ static inline uint64_t ld32_pad8(const void *p)
 }
 
 /*
+ * The compact key: IPv4 TCP and UDP flows (most of them) are compared in
+ * the entry's first line, the one their packets update, so that a lookup
+ * and its update touch one line of the flow instead of two. ck_vp holds
+ * the VLAN id (12 bits), bit 12 for UDP (else TCP) and bit 15 to say the
+ * flow has a compact key; the family is 4 by construction. The ports and
+ * addresses are the key's own, in its canonical order, so a compact match
+ * is exactly a key match.
+ */
+#define CK_UDP	 0x1000
+#define CK_VALID 0x8000
+
+/* The compact key's vp of a flow of `family` and `proto` (key_from_words()). */
+static inline uint16_t ck_vp_make(uint8_t family, uint8_t proto, uint16_t vlan)
+{
+	if (family != 4 || (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_))
+		return 0;
+	return (uint16_t)((vlan & 0x0fff) | (proto == IPPROTO_UDP_ ? CK_UDP : 0) | CK_VALID);
+}
+
+/* A key's, as built (every key comes from key_from_words()). */
+static inline uint16_t ck_vp_of(const struct bl_flow_key *k)
+{
+	return k->ck_vp;
+}
+
+/*
  * Canonical key from its words: endpoints ordered by (address, port) as
  * bytes. a0/a1 and b0/b1 are the two addresses' 8-byte halves as loaded
  * from memory (an IPv4 address zero-extended in a0/b0, a1 = b1 = 0),
@@ -349,9 +376,10 @@ static __rte_always_inline void key_from_words(struct bl_flow_key *k, uint8_t fa
 		uint32_t h = words_hash(w0, x0, x1, y0, y1, family == 6);
 
 		st64(k, w0);
-		/* hash, side, tcp_flags, pad: one store (byte stores read back
-		 * as a word would not forward) */
-		st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40);
+		/* hash, side, tcp_flags, ck_vp: one store (byte stores read
+		 * back as a word would not forward) */
+		st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40 |
+				       (uint64_t)ck_vp_make(family, proto, vlan) << 48);
 	}
 #else
 	k->family = family;
@@ -362,7 +390,7 @@ static __rte_always_inline void key_from_words(struct bl_flow_key *k, uint8_t fa
 	k->hash = key_mem_hash(k);
 	k->side = (uint8_t)swap;
 	k->tcp_flags = (uint8_t)tcp_flags;
-	k->pad = 0;
+	k->ck_vp = ck_vp_make(family, proto, vlan);
 #endif
 }
 
@@ -458,25 +486,6 @@ static inline unsigned ways_of(const struct bucket *b, uint16_t sig)
 static inline unsigned way_first(unsigned m)
 {
 	return (unsigned)__builtin_ctz(m) >> 1;
-}
-
-/*
- * The compact key: IPv4 TCP and UDP flows (most of them) are compared in
- * the entry's first line, the one their packets update, so that a lookup
- * and its update touch one line of the flow instead of two. ck_vp holds
- * the VLAN id (12 bits), bit 12 for UDP (else TCP) and bit 15 to say the
- * flow has a compact key; the family is 4 by construction. The ports and
- * addresses are the key's own, in its canonical order, so a compact match
- * is exactly a key match.
- */
-#define CK_UDP	 0x1000
-#define CK_VALID 0x8000
-
-static inline uint16_t ck_vp_of(const struct bl_flow_key *k)
-{
-	if (k->family != 4 || (k->proto != IPPROTO_TCP_ && k->proto != IPPROTO_UDP_))
-		return 0;
-	return (uint16_t)(k->vlan | (k->proto == IPPROTO_UDP_ ? CK_UDP : 0) | CK_VALID);
 }
 
 static inline uint32_t ld32(const void *p)
@@ -1064,7 +1073,19 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 				full = true;
 			continue;
 		}
-		flow_update(t, &keys[i], &out[i], bytes[i], now);
+		if (likely(e->state == BL_FLOW_ESTABLISHED || e->state == BL_FLOW_ACTIVE)) {
+			/* what flow_update() does here, where nothing was deleted
+			 * since the lookup and the packet has no SYN, FIN or RST:
+			 * a time stamp and the counters of its direction */
+			unsigned dir = bl_flow_dir(e, &keys[i]);
+
+			if (now > e->last_tsc)
+				e->last_tsc = now;
+			e->pkts[dir]++;
+			e->bytes[dir] += bytes[i];
+		} else {
+			flow_update(t, &keys[i], &out[i], bytes[i], now);
+		}
 		nt++;
 	}
 	/* only the packets taken were looked up, as far as the counters go */
@@ -1234,6 +1255,8 @@ int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor, struct bl_flow
 				continue;
 			k->hash = e->hash;
 			k->side = e->init_side;
+			k->tcp_flags = 0;
+			k->ck_vp = e->ck_vp;
 			*cursor = pos + 1;
 			return 0;
 		}

@@ -70,7 +70,9 @@ struct bl_flow_key {
 	uint32_t hash;	   /* hash of the first BL_FLOW_KEY_LEN bytes */
 	uint8_t side;	   /* endpoint (0/1) that sent this packet */
 	uint8_t tcp_flags; /* TCP flags of this packet (0 for non-TCP) */
-	uint16_t pad;
+	uint16_t ck_vp;	   /* internal (flow.c): the compact key's VLAN and
+			    * protocol bits, 0 when the flow has none; set with
+			    * the key so a lookup does not derive it again */
 };
 
 /* enum bl_flow_state: where a flow is. */

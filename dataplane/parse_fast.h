@@ -80,12 +80,16 @@ static inline bool bl_parse_fast_fields(const uint8_t *d, uint32_t len, uint32_t
 	if (len < 14 + 20 + 8)
 		return false;
 	et = bl_fast_rd16(d + 12);
-	for (nvlan = 0; bl_fast_is_vlan(et); nvlan++) {
-		if (nvlan == 2) /* a third tag */
-			return false;
-		vlans |= (uint64_t)(bl_fast_rd16(d + off) & 0x0fff) << (16 * nvlan);
-		et = bl_fast_rd16(d + off + 2);
-		off += 4;
+	nvlan = 0;
+	/* untagged IPv4 (the most frequent) skips the tag tests */
+	if (et != BL_FAST_ETH_IPV4) {
+		for (; bl_fast_is_vlan(et); nvlan++) {
+			if (nvlan == 2) /* a third tag */
+				return false;
+			vlans |= (uint64_t)(bl_fast_rd16(d + off) & 0x0fff) << (16 * nvlan);
+			et = bl_fast_rd16(d + off + 2);
+			off += 4;
+		}
 	}
 	p = d + off;
 	if (et == BL_FAST_ETH_IPV4) {
@@ -132,14 +136,16 @@ static inline bool bl_parse_fast_fields(const uint8_t *d, uint32_t len, uint32_t
 		    bl_fast_rd16(q + 4) > dlen)
 			return false;
 		f->tcp_flags = 0;
+		/* VXLAN and Teredo carry another layer: the general path */
+		if (bl_fast_rd16(q + 2) == BL_FAST_VXLAN_PORT ||
+		    bl_fast_rd16(q) == BL_FAST_TEREDO_PORT ||
+		    bl_fast_rd16(q + 2) == BL_FAST_TEREDO_PORT)
+			return false;
 	} else {
 		return false;
 	}
 	f->sport = bl_fast_rd16(q);
 	f->dport = bl_fast_rd16(q + 2);
-	if (f->proto == 17 && (f->dport == BL_FAST_VXLAN_PORT || f->sport == BL_FAST_TEREDO_PORT ||
-			       f->dport == BL_FAST_TEREDO_PORT))
-		return false;
 	f->ip = p;
 	f->vlans = vlans;
 	f->nvlan = nvlan;

@@ -935,7 +935,12 @@ Test(flow, compact_key_tells_flows_apart)
 	 * same bucket with the same signature */
 	k = base;
 	k.family = 6;
+	k.ck_vp = 0; /* what the key of any IPv6 flow holds */
 	two_flows(&base, &k, "IPv6");
+	/* the key says whether it has a compact form: IPv4 TCP and UDP only */
+	cr_assert(base.ck_vp != 0 && v[1].k.ck_vp != 0 && v[1].k.ck_vp != base.ck_vp);
+	cr_assert_eq(v[2].k.ck_vp, 0, "SCTP: full key");
+	cr_assert_eq(v[0].k.ck_vp & 0x0fff, 7, "the VLAN");
 	for (unsigned kind = 0; kind < RTE_DIM(kinds); kind++) {
 		cr_assert(colliding(kind, 65536, &k, &k2), "a pair: %s", kinds[kind]);
 		two_flows(&k, &k2, kinds[kind]);
