@@ -281,16 +281,21 @@ static inline void st64(void *p, uint64_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-/* An IPv4 address as ld64() loads it zero-padded to 8 bytes. */
-static inline uint64_t ld32_pad8(const void *p)
+static inline uint32_t ld32(const void *p)
 {
 	uint32_t v;
 
 	memcpy(&v, p, sizeof(v));
-#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 	return v;
+}
+
+/* An IPv4 address as ld64() loads it zero-padded to 8 bytes. */
+static inline uint64_t ld32_pad8(const void *p)
+{
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	return ld32(p);
 #else
-	return (uint64_t)v << 32;
+	return (uint64_t)ld32(p) << 32;
 #endif
 }
 
@@ -486,14 +491,6 @@ static inline unsigned ways_of(const struct bucket *b, uint16_t sig)
 static inline unsigned way_first(unsigned m)
 {
 	return (unsigned)__builtin_ctz(m) >> 1;
-}
-
-static inline uint32_t ld32(const void *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
 }
 
 static inline bool key_eq(const struct bl_flow_entry *e, const struct bl_flow_key *k)
@@ -961,6 +958,20 @@ static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e, unsign
 	}
 }
 
+/* A packet of `k` to its flow `e`: time stamp, packets and bytes of its
+ * direction, which it returns. */
+static inline unsigned entry_account(struct bl_flow_entry *e, const struct bl_flow_key *k,
+				     uint32_t bytes, uint64_t now)
+{
+	unsigned dir = bl_flow_dir(e, k);
+
+	if (now > e->last_tsc)
+		e->last_tsc = now;
+	e->pkts[dir]++;
+	e->bytes[dir] += bytes;
+	return dir;
+}
+
 /*
  * Account a packet to its flow, creating the flow on a miss. Inline in
  * bl_flow_track_burst(). Most packets are of a live entry and change no
@@ -996,11 +1007,7 @@ static inline enum bl_flow_outcome flow_update(struct bl_flow_table *t, const st
 	if (unlikely((e->flags & BL_FLOW_F_TCP) && e->state == BL_FLOW_CLOSED &&
 		     (k->tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_SYN))
 		tcp_reopen(t, e, k);
-	dir = bl_flow_dir(e, k);
-	if (now > e->last_tsc)
-		e->last_tsc = now;
-	e->pkts[dir]++;
-	e->bytes[dir] += bytes;
+	dir = entry_account(e, k, bytes, now);
 	if (e->flags & BL_FLOW_F_TCP) {
 		/* tcp_advance() changes nothing else for an established flow */
 		if (unlikely(e->state != BL_FLOW_ESTABLISHED ||
@@ -1073,19 +1080,13 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 				full = true;
 			continue;
 		}
-		if (likely(e->state == BL_FLOW_ESTABLISHED || e->state == BL_FLOW_ACTIVE)) {
-			/* what flow_update() does here, where nothing was deleted
-			 * since the lookup and the packet has no SYN, FIN or RST:
-			 * a time stamp and the counters of its direction */
-			unsigned dir = bl_flow_dir(e, &keys[i]);
-
-			if (now > e->last_tsc)
-				e->last_tsc = now;
-			e->pkts[dir]++;
-			e->bytes[dir] += bytes[i];
-		} else {
+		/* what flow_update() does for an established or active flow,
+		 * where nothing was deleted since the lookup and the packet has
+		 * no SYN, FIN or RST: the time stamp and the counters only */
+		if (likely(e->state == BL_FLOW_ESTABLISHED || e->state == BL_FLOW_ACTIVE))
+			entry_account(e, &keys[i], bytes[i], now);
+		else
 			flow_update(t, &keys[i], &out[i], bytes[i], now);
-		}
 		nt++;
 	}
 	/* only the packets taken were looked up, as far as the counters go */
