@@ -31,10 +31,10 @@ const uint8_t bl_sym_rss_key[40] = {
 	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 };
 
-/* A whole number of cache lines, so packet data (after the headroom)
- * starts on a line: a 64-byte frame is then one line, not two. */
 _Static_assert(BL_RT_SLOTS <= 1u << 16, "a flow entry keeps its rule's counter slot in 16 bits");
 
+/* A whole number of cache lines, so packet data (after the headroom)
+ * starts on a line: a 64-byte frame is then one line, not two. */
 unsigned bl_worker_priv_size(void)
 {
 	return RTE_ALIGN(sizeof(struct bl_pkt), RTE_CACHE_LINE_SIZE);
@@ -51,8 +51,8 @@ static inline struct bl_pkt *pkt_of(struct rte_mbuf *m)
  * every fragment of a datagram must reach the worker that owns its first
  * fragment and its flow; the address pair is the finest key all of them
  * share. With the 16-bit-periodic key, hash(src, dst) == hash(dst, src).
+ * An address is 4 bytes for IPv4, else 16.
  */
-/* The Toeplitz hash of an address pair (4 bytes each for IPv4, else 16). */
 static inline uint32_t pair_hash(uint8_t family, const uint8_t *src, const uint8_t *dst)
 {
 	uint32_t tuple[8];
