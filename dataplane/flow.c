@@ -628,19 +628,103 @@ int bl_flow_key_build_prefetch(const struct bl_flow_table *t, const struct bl_pk
 	return r;
 }
 
-static __rte_always_inline int key_frame(const struct bl_flow_table *t, const uint8_t *d,
-					 uint32_t len, uint32_t wire_len, struct bl_flow_key *k)
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+/* A 16-bit field as it lies in the frame (compared with RTE_BE16()). */
+static inline uint16_t ld16(const void *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/*
+ * Untagged IPv4 TCP and UDP, most of a perimeter box's frames, on fixed
+ * offsets: bl_parse_fast_fields()'s tests for this shape (the same, in
+ * the same terms) and key_from_words()'s key, its endpoints ordered as
+ * one 48-bit number each ((address, port) big-endian: the key's byte
+ * order). Returns 1 with `k` built when the fast path takes the frame, 0
+ * when it is such a frame and the fast path declines it, -1 when it is
+ * not untagged IPv4 (the general walk decides). The addresses and ports
+ * are read as two words and ordered with masks. Callgrind, IPv4 UDP:
+ * bl_flow_key_frames() went from 173 instructions a frame through the
+ * general walk to 132. The unit test key_frame_is_the_parsers_key checks
+ * both ways against the parser, over every cut and random damage.
+ */
+static __rte_always_inline int key_frame_v4(const uint8_t *d, uint32_t len, uint32_t end,
+					    struct bl_flow_key *k)
+{
+	const uint8_t *p = d + 14, *q = d + 14 + 20;
+	uint32_t dlen, pp, flags, swap, h;
+	uint64_t ad, m, w0;
+	uint8_t proto;
+
+	if (len < 14 + 20 + 8 || ld16(d + 12) != RTE_BE16(BL_FAST_ETH_IPV4))
+		return -1;
+	dlen = rte_be_to_cpu_16(ld16(p + 2));
+	/* 20 <= dlen <= end - 14 as one unsigned compare (end >= len >= 42) */
+	if (p[0] != 0x45 || dlen - 20 > end - 14 - 20 || (ld16(p + 6) & RTE_BE16(0x3fff)))
+		return 0;
+	dlen -= 20;
+	proto = p[9];
+	if (proto == IPPROTO_TCP_) {
+		if (dlen < 20 || len < 14 + 20 + 20 || q[12] < 0x50 ||
+		    (uint32_t)(q[12] >> 4) * 4 > dlen)
+			return 0;
+		flags = q[13];
+	} else if (proto == IPPROTO_UDP_) {
+		/* 8 <= UDP length <= dlen (so dlen >= 8) */
+		uint32_t ulen = rte_be_to_cpu_16(ld16(q + 4));
+
+		if (ulen < 8 || ulen > dlen || ld16(q + 2) == RTE_BE16(BL_FAST_VXLAN_PORT) ||
+		    ld16(q) == RTE_BE16(BL_FAST_TEREDO_PORT) ||
+		    ld16(q + 2) == RTE_BE16(BL_FAST_TEREDO_PORT))
+			return 0;
+		flags = 0;
+	} else {
+		return 0;
+	}
+	/* the addresses and the ports lie together: source, destination,
+	 * source port, destination port */
+	ad = ld64(p + 12);
+	pp = rte_be_to_cpu_32(ld32(q)); /* source port << 16 | destination port */
+	swap = ((uint64_t)rte_be_to_cpu_32((uint32_t)ad) << 16 | pp >> 16) >
+	       ((uint64_t)rte_be_to_cpu_32((uint32_t)(ad >> 32)) << 16 | (pp & 0xffff));
+	m = -(uint64_t)swap;
+	ad ^= (ad ^ (ad << 32 | ad >> 32)) & m; /* the endpoints' addresses in key order */
+	pp = (pp << 16 | pp >> 16) ^ ((pp ^ (pp << 16 | pp >> 16)) & (uint32_t)m); /* port[0] low */
+	/* family 4, the protocol, VLAN 0, the ports: key_from_words()'s w0 */
+	w0 = 4 | (uint64_t)proto << 8 | (uint64_t)pp << 32;
+	h = words_hash(w0, (uint32_t)ad, 0, ad >> 32, 0, false);
+	st64(k, w0);
+	st64(k->addr[0], (uint32_t)ad);
+	st64(k->addr[0] + 8, 0);
+	st64(k->addr[1], ad >> 32);
+	st64(k->addr[1] + 8, 0);
+	st64(k->zero, 0);
+	st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)flags << 40 |
+			       (uint64_t)(CK_VALID | (proto == IPPROTO_UDP_ ? CK_UDP : 0)) << 48);
+	return 1;
+}
+#endif
+
+/*
+ * The general walk's key: any frame bl_parse_fast_fields() takes (VLAN
+ * tags, IPv6). Out of line: the keying loop is laid out for untagged
+ * IPv4, and the other frames pay a call.
+ */
+static __rte_noinline int key_frame_general(const uint8_t *d, uint32_t len, uint32_t end,
+					    struct bl_flow_key *k)
 {
 	struct bl_fast f;
 
-	if (!bl_parse_fast_fields(d, len, wire_len > len ? wire_len : len, &f))
+	if (!bl_parse_fast_fields(d, len, end, &f))
 		return -ENOENT;
 	/*
 	 * One call per family with the family a constant, so that the IPv4
-	 * key (most of the traffic) is built with its second address words
-	 * known to be zero: half the comparisons, swaps and hashing of the
-	 * general one. Callgrind, IPv4 UDP: 187 instructions a frame before,
-	 * 162 after; inlined in bl_flow_key_frames()'s loop, 12 fewer again.
+	 * key is built with its second address words known to be zero: half
+	 * the comparisons, swaps and hashing of the general one (Callgrind,
+	 * IPv4 UDP: 187 instructions a frame before, 162 after).
 	 */
 	if (f.family == 4)
 		key_from_words(k, 4, f.proto, (uint16_t)f.vlans, f.sport, f.dport, f.tcp_flags,
@@ -648,6 +732,25 @@ static __rte_always_inline int key_frame(const struct bl_flow_table *t, const ui
 	else
 		key_from_words(k, 6, f.proto, (uint16_t)f.vlans, f.sport, f.dport, f.tcp_flags,
 			       ld64(f.ip + 8), ld64(f.ip + 16), ld64(f.ip + 24), ld64(f.ip + 32));
+	return 0;
+}
+
+static __rte_always_inline int key_frame(const struct bl_flow_table *t, const uint8_t *d,
+					 uint32_t len, uint32_t wire_len, struct bl_flow_key *k)
+{
+	uint32_t end = wire_len > len ? wire_len : len;
+
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	int r = key_frame_v4(d, len, end, k);
+
+	if (r == 0)
+		return -ENOENT;
+	if (r < 0 && key_frame_general(d, len, end, k) != 0)
+		return -ENOENT;
+#else
+	if (key_frame_general(d, len, end, k) != 0)
+		return -ENOENT;
+#endif
 	rte_prefetch0(prim_bucket(t, k->hash));
 	return 0;
 }
@@ -1081,9 +1184,12 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 			continue;
 		}
 		/* what flow_update() does for an established or active flow,
-		 * where nothing was deleted since the lookup and the packet has
-		 * no SYN, FIN or RST: the time stamp and the counters only */
-		if (likely(e->state == BL_FLOW_ESTABLISHED || e->state == BL_FLOW_ACTIVE))
+		 * or a packet of a UDP/other flow's initiator before any reply
+		 * (NEW is never a TCP state), where nothing was deleted since
+		 * the lookup and the packet has no SYN, FIN or RST: the time
+		 * stamp and the counters only */
+		if (likely(e->state == BL_FLOW_ESTABLISHED || e->state == BL_FLOW_ACTIVE ||
+			   (e->state == BL_FLOW_NEW && keys[i].side == e->init_side)))
 			entry_account(e, &keys[i], bytes[i], now);
 		else
 			flow_update(t, &keys[i], &out[i], bytes[i], now);
