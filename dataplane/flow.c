@@ -136,13 +136,17 @@ static inline uint32_t crc8b(uint64_t data, uint32_t init)
 static inline uint32_t words_hash(uint64_t w0, uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1,
 				  bool v6)
 {
-	uint32_t x = crc8b(w0, HASH_SEED);
-	uint32_t y = crc8b(b0, HASH_SEED_B);
+	uint32_t x = crc8b(w0, HASH_SEED), y;
 
-	x = crc8b(a0, x);
 	if (v6) {
+		y = crc8b(b0, HASH_SEED_B);
+		x = crc8b(a0, x);
 		x = crc8b(a1, x);
 		y = crc8b(b1, y);
+	} else {
+		/* both IPv4 addresses in one word (each is in one half, the
+		 * same half on either byte order: the rotation moves b0's) */
+		y = crc8b(a0 ^ (b0 << 32 | b0 >> 32), HASH_SEED_B);
 	}
 	return x ^ (y << 16 | y >> 16);
 }
@@ -655,7 +659,7 @@ static __rte_always_inline int key_frame_v4(const uint8_t *d, uint32_t len, uint
 					    struct bl_flow_key *k)
 {
 	const uint8_t *p = d + 14, *q = d + 14 + 20;
-	uint32_t dlen, pp, flags, swap, h;
+	uint32_t dlen, pp, flags, swap, x, h;
 	uint64_t ad, m, w0;
 	uint8_t proto;
 
@@ -693,17 +697,23 @@ static __rte_always_inline int key_frame_v4(const uint8_t *d, uint32_t len, uint
 	m = -(uint64_t)swap;
 	ad ^= (ad ^ (ad << 32 | ad >> 32)) & m; /* the endpoints' addresses in key order */
 	pp = (pp << 16 | pp >> 16) ^ ((pp ^ (pp << 16 | pp >> 16)) & (uint32_t)m); /* port[0] low */
-	/* family 4, the protocol, VLAN 0, the ports: key_from_words()'s w0 */
+	/* family 4, the protocol, VLAN 0, the ports: key_from_words()'s w0;
+	 * words_hash() of it and of the addresses, which `ad` holds as
+	 * words_hash() combines them */
 	w0 = 4 | (uint64_t)proto << 8 | (uint64_t)pp << 32;
-	h = words_hash(w0, (uint32_t)ad, 0, ad >> 32, 0, false);
+	x = crc8b(w0, HASH_SEED);
+	h = crc8b(ad, HASH_SEED_B);
+	h = x ^ (h << 16 | h >> 16);
 	st64(k, w0);
 	st64(k->addr[0], (uint32_t)ad);
 	st64(k->addr[0] + 8, 0);
 	st64(k->addr[1], ad >> 32);
 	st64(k->addr[1] + 8, 0);
 	st64(k->zero, 0);
+	/* proto is 6 or 17 here: bit 4 tells UDP (CK_UDP is bit 12) */
+	_Static_assert(((IPPROTO_UDP_ & 0x10) << 8) == CK_UDP && !(IPPROTO_TCP_ & 0x10), "CK_UDP");
 	st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)flags << 40 |
-			       (uint64_t)(CK_VALID | (proto == IPPROTO_UDP_ ? CK_UDP : 0)) << 48);
+			       (uint64_t)(CK_VALID | (proto & 0x10) << 8) << 48);
 	return 1;
 }
 #endif

@@ -28,7 +28,7 @@ enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, stru
 			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
 			       uint32_t slot, uint64_t now, unsigned *reason)
 {
-	bl_verdict_count(&w->seam, slot, rte_pktmbuf_pkt_len(m));
+	bl_verdict_count(w->seam.ctr, slot, rte_pktmbuf_pkt_len(m));
 	switch (action) {
 	case BL_RT_ALLOW: return BL_VERDICT_PASS;
 	case BL_RT_REJECT:

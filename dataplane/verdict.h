@@ -49,12 +49,13 @@ struct bl_verdict_seam {
 struct bl_worker;
 struct rte_mbuf;
 
-/* One packet of `bytes` to a rule's counter slot (bl_verdict_act() and the
- * worker's allowed-flow fast path both count through here). */
-static inline void bl_verdict_count(const struct bl_verdict_seam *s, uint32_t slot, uint32_t bytes)
+/* One packet of `bytes` to counter slot `slot` of `ctr` (a seam's: bl_verdict_act() and the
+ * worker's allowed-flow fast paths all count through here; a caller counting many packets
+ * reads the seam's pointer once, since the counters' stores may alias it). */
+static inline void bl_verdict_count(struct bl_rule_ctr *ctr, uint32_t slot, uint32_t bytes)
 {
-	s->ctr[slot].packets++;
-	s->ctr[slot].bytes += bytes;
+	ctr[slot].packets++;
+	ctr[slot].bytes += bytes;
 }
 
 /*
