@@ -308,8 +308,8 @@ static enum bl_reject_skip refuse(const struct rte_mbuf *m, const struct bl_pkt 
 }
 
 unsigned bl_reject_build(struct bl_reject *r, const struct rte_mbuf *m, const struct bl_pkt *p,
-			 bool established, uint64_t now, struct rte_mbuf *out[2],
-			 enum bl_reject_out dir[2])
+			 bool established, uint64_t now, struct rte_mbuf *out[BL_REJECT_OUT_MAX],
+			 enum bl_reject_out dir[BL_REJECT_OUT_MAX])
 {
 	enum bl_reject_skip why = refuse(m, p);
 	const struct bl_l3 *l3 = &p->l3[0];
@@ -338,7 +338,26 @@ unsigned bl_reject_build(struct bl_reject *r, const struct rte_mbuf *m, const st
 	}
 	if ((out[n] = build_rst(r, m, p, &sg, true, now)))
 		dir[n++] = BL_REJECT_OUT_BACK;
-	if (established && (out[n] = build_rst(r, m, p, &sg, false, now)))
+	if (!established)
+		return n;
+	if ((out[n] = build_rst(r, m, p, &sg, false, now)))
 		dir[n++] = BL_REJECT_OUT_ONWARD;
+	/*
+	 * A segment without data, SYN or FIN is an ACK at the receiver's
+	 * next sequence number, or a zero-window or keepalive probe one below
+	 * it (RFC 9293 3.8.6.1, 3.8.4; what Linux sends while the receiver's
+	 * window is full). The RST at SEG.SEQ is outside the receiver's window
+	 * for a probe and is dropped there, and the receiver of a slow
+	 * download would learn of the reset only when it next sent: so a
+	 * second RST at SEG.SEQ+1. One of the two is exact; the other falls
+	 * on a closed connection, or outside the window, and is dropped.
+	 */
+	if (sg.len == 0 && !(sg.flags & (TCP_SYN | TCP_FIN))) {
+		struct seg next = sg;
+
+		next.seq = sg.seq + 1;
+		if ((out[n] = build_rst(r, m, p, &next, false, now)))
+			dir[n++] = BL_REJECT_OUT_ONWARD;
+	}
 	return n;
 }

@@ -69,6 +69,9 @@ struct bl_reject {
 	struct bl_reject_stats stats;
 };
 
+/* Replies bl_reject_build() may build for one packet. */
+#define BL_REJECT_OUT_MAX 3
+
 /* Where a reply goes, relative to the port the offending packet came in on. */
 enum bl_reject_out {
 	BL_REJECT_OUT_BACK = 0,	  /* back out of the receiving port (to the sender) */
@@ -83,14 +86,15 @@ void bl_reject_init(struct bl_reject *r, struct rte_mempool *pool, uint32_t rate
 /*
  * Build the replies to `m` (parsed into `p`). `established`: the flow is
  * in TCP state ESTABLISHED (entry->state == BL_FLOW_ESTABLISHED), which
- * adds the RST toward the receiver. Stores up to 2 mbufs in out[] with
- * where each goes in dir[], and returns how many (0: nothing to send,
- * counted under a skip reason). `m` is not consumed: the caller still
- * drops it. Each built reply takes one token; `now` is the TSC.
+ * adds the RST toward the receiver (two for a segment without data, SYN
+ * or FIN: see reject.c). Stores up to BL_REJECT_OUT_MAX mbufs in out[]
+ * with where each goes in dir[], and returns how many (0: nothing to
+ * send, counted under a skip reason). `m` is not consumed: the caller
+ * still drops it. Each built reply takes one token; `now` is the TSC.
  */
 unsigned bl_reject_build(struct bl_reject *r, const struct rte_mbuf *m, const struct bl_pkt *p,
-			 bool established, uint64_t now, struct rte_mbuf *out[2],
-			 enum bl_reject_out dir[2]);
+			 bool established, uint64_t now, struct rte_mbuf *out[BL_REJECT_OUT_MAX],
+			 enum bl_reject_out dir[BL_REJECT_OUT_MAX]);
 
 /* Stable name of a skip reason ("icmp_error", "rate", ...). */
 const char *bl_reject_skip_name(enum bl_reject_skip s);

@@ -49,9 +49,12 @@ struct bl_verdict_seam {
 struct bl_worker;
 struct rte_mbuf;
 
-/* One packet of `bytes` to counter slot `slot` of `ctr` (a seam's: bl_verdict_act() and the
- * worker's allowed-flow fast paths all count through here; a caller counting many packets
- * reads the seam's pointer once, since the counters' stores may alias it). */
+/*
+ * One packet of `bytes` to slot `slot` of a seam's counters `ctr`
+ * (bl_verdict_act() and the worker's allowed-flow fast paths all count
+ * through here). A caller counting a burst reads the seam's pointer once:
+ * the counters' stores may alias it.
+ */
 static inline void bl_verdict_count(struct bl_rule_ctr *ctr, uint32_t slot, uint32_t bytes)
 {
 	ctr[slot].packets++;

@@ -150,8 +150,8 @@ static void gen_flush(struct bl_worker *w, unsigned side)
 void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m, const struct bl_flow_entry *e,
 		      uint64_t now)
 {
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	unsigned side = side_of(w, m);
 	unsigned n = bl_reject_build(&w->rej, m, pkt_of(m), e && e->state == BL_FLOW_ESTABLISHED,
 				     now, out, dir);

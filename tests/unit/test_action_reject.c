@@ -379,8 +379,8 @@ Test(reject, tcp_syn_gets_rst_ack)
 	struct spec s = {
 		4, 6, "192.0.2.1", "198.51.100.7", 40000, 443, SYN, 1000, 0, 0, 0, 0, 0, 0
 	};
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 	struct bl_reject *r = rej(0, 0);
@@ -399,8 +399,8 @@ Test(reject, tcp_syn_fin_with_data_counts_length)
 			  40000, 80,  SYN | FIN,   0xfffffff0u,
 			  0,	 100, 0,	   0,
 			  0,	 0 };
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 
@@ -416,8 +416,8 @@ Test(reject, tcp_ack_segment_gets_rst_at_its_ack)
 			  40000, 443, PSH | ACK,   5000,
 			  77777, 200, 0,	   0,
 			  0,	 0 };
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 
@@ -433,8 +433,8 @@ Test(reject, established_resets_both_ends)
 			  40000, 443, PSH | ACK,   5000,
 			  77777, 200, 0,	   0,
 			  0,	 0 };
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 	struct bl_reject *r = rej(0, 0);
@@ -450,13 +450,46 @@ Test(reject, established_resets_both_ends)
 	free_all(m, out, 2);
 }
 
+/*
+ * A segment without data, SYN or FIN (an ACK, or a zero-window or
+ * keepalive probe one below the receiver's next sequence number): the
+ * receiver gets RSTs at SEG.SEQ and SEG.SEQ+1, one of which is exact.
+ */
+Test(reject, established_empty_segment_resets_receiver_at_both_seqs)
+{
+	struct spec s = { 4,	 6,   "192.0.2.1", "198.51.100.7",
+			  40000, 443, ACK,	   0xffffffffu,
+			  77777, 0,   0,	   0,
+			  0,	 0 };
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
+	struct bl_pkt p;
+	struct rte_mbuf *m = mk(&s, &p);
+	struct bl_reject *r = rej(0, 0);
+
+	cr_assert_eq(bl_reject_build(r, m, &p, true, T0, out, dir), 3);
+	cr_assert_eq(dir[0], BL_REJECT_OUT_BACK);
+	cr_assert_eq(dir[1], BL_REJECT_OUT_ONWARD);
+	cr_assert_eq(dir[2], BL_REJECT_OUT_ONWARD);
+	check_rst(out[0], m, &p, true, 77777, 0, RST);
+	check_rst(out[1], m, &p, false, 0xffffffffu, 0, RST);
+	check_rst(out[2], m, &p, false, 0, 0, RST); /* modulo 2^32 */
+	cr_assert_eq(r->stats.tcp_rst, 1);
+	cr_assert_eq(r->stats.tcp_rst_peer, 2);
+	free_all(m, out, 3);
+	/* not established: the sender's only */
+	m = mk(&s, &p);
+	cr_assert_eq(bl_reject_build(r, m, &p, false, T0, out, dir), 1);
+	free_all(m, out, 1);
+}
+
 Test(reject, ipv6_tcp_with_qinq)
 {
 	struct spec s = {
 		6, 6, "2001:db8::1", "2001:db8:1::2", 1234, 22, SYN, 42, 0, 0, 2, 0, 0, 0
 	};
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 
@@ -472,8 +505,8 @@ Test(reject, ipv6_tcp_with_qinq)
 Test(reject, udp4_gets_admin_prohibited_with_whole_quote)
 {
 	struct spec s = { 4, 17, "192.0.2.1", "198.51.100.7", 5353, 53, 0, 0, 0, 100, 1, 0, 0, 0 };
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 	struct bl_reject *r = rej(0, 0);
@@ -489,8 +522,8 @@ Test(reject, udp4_gets_admin_prohibited_with_whole_quote)
 Test(reject, udp4_quote_bounded_by_576)
 {
 	struct spec s = { 4, 17, "192.0.2.1", "198.51.100.7", 5353, 53, 0, 0, 0, 1400, 0, 0, 0, 0 };
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 
@@ -504,8 +537,8 @@ Test(reject, udp6_quote_bounded_by_1280)
 	struct spec s = {
 		6, 17, "2001:db8::1", "2001:db8:1::2", 5353, 53, 0, 0, 0, 1400, 0, 0, 0, 0
 	};
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 	struct bl_reject *r = rej(0, 0);
@@ -520,8 +553,8 @@ Test(reject, quote_bounded_by_incoming_frame)
 {
 	/* 14 + 20 + 8 + 40 = 82 bytes in: the reply may quote 82 - 14 - 28 = 40 */
 	struct spec s = { 4, 17, "192.0.2.1", "198.51.100.7", 5353, 53, 0, 0, 0, 40, 0, 0, 0, 0 };
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 
@@ -541,8 +574,8 @@ Test(reject, icmp_echo_and_first_fragment_get_unreachable)
 	const struct spec *all[] = { &echo, &echo6, &first };
 
 	for (unsigned i = 0; i < RTE_DIM(all); i++) {
-		struct rte_mbuf *out[2];
-		enum bl_reject_out dir[2];
+		struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+		enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 		struct bl_pkt p;
 		struct rte_mbuf *m = mk(all[i], &p);
 		uint32_t frame = rte_pktmbuf_pkt_len(m);
@@ -613,8 +646,8 @@ ParameterizedTestParameters(reject, no_reply)
 ParameterizedTest(unsigned *i, reject, no_reply)
 {
 	const struct skip_case *c = &skips[*i];
-	struct rte_mbuf *out[2] = { NULL, NULL };
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX] = { NULL, NULL, NULL };
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_reject *r = rej(0, 0);
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&c->s, &p);
@@ -642,8 +675,8 @@ Test(reject, replies_are_rate_limited)
 	unsigned sent = 0;
 
 	for (unsigned i = 0; i < 6; i++) {
-		struct rte_mbuf *out[2];
-		enum bl_reject_out dir[2];
+		struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+		enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 		unsigned n = bl_reject_build(r, m, &p, false, T0, out, dir);
 
 		sent += n;
@@ -654,8 +687,8 @@ Test(reject, replies_are_rate_limited)
 	cr_assert_eq(r->stats.skip[BL_REJECT_SKIP_RATE], 3);
 	/* 0.25 s later: 2.5 tokens -> 2 replies */
 	for (unsigned i = 0; i < 4; i++) {
-		struct rte_mbuf *out[2];
-		enum bl_reject_out dir[2];
+		struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+		enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 		unsigned n = bl_reject_build(r, m, &p, false, T0 + TSC_HZ / 4, out, dir);
 
 		sent += n;
@@ -668,10 +701,12 @@ Test(reject, replies_are_rate_limited)
 
 Test(reject, established_pair_takes_two_tokens)
 {
-	struct spec s = { 4, 6, "192.0.2.1", "198.51.100.7", 1, 2, ACK, 10, 20, 0, 0, 0, 0, 0 };
+	struct spec s = {
+		4, 6, "192.0.2.1", "198.51.100.7", 1, 2, PSH | ACK, 10, 20, 10, 0, 0, 0, 0
+	};
 	struct bl_reject *r = rej(10, 1);
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
 
@@ -684,8 +719,8 @@ Test(reject, established_pair_takes_two_tokens)
 Test(reject, empty_pool_counts_and_skips)
 {
 	struct spec s = { 4, 17, "192.0.2.1", "198.51.100.7", 5353, 53, 0, 0, 0, 100, 0, 0, 0, 0 };
-	struct rte_mbuf *hold[NB_MBUF], *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *hold[NB_MBUF], *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_reject *r = rej(0, 0);
 	struct bl_pkt p;
 	struct rte_mbuf *m = mk(&s, &p);
@@ -709,8 +744,8 @@ Test(reject, packets_without_reply_take_no_token)
 	};
 	const struct spec *first[] = { &small, &mcast };
 	struct bl_reject *r = rej(10, 1); /* one token */
-	struct rte_mbuf *out[2];
-	enum bl_reject_out dir[2];
+	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
 	struct bl_pkt p;
 	struct rte_mbuf *m;
 
