@@ -427,60 +427,60 @@ Test(reject, tcp_ack_segment_gets_rst_at_its_ack)
 	free_all(m, out, 1);
 }
 
+/*
+ * An established connection: the sender gets its RST, the receiver one at
+ * the segment's own seq. A segment without data, SYN or FIN (an ACK, or a
+ * zero-window or keepalive probe one below the receiver's next sequence
+ * number) gets a second one at SEG.SEQ+1, so that one of the two is exact.
+ */
 Test(reject, established_resets_both_ends)
 {
-	struct spec s = { 4,	 6,   "192.0.2.1", "198.51.100.7",
-			  40000, 443, PSH | ACK,   5000,
-			  77777, 200, 0,	   0,
-			  0,	 0 };
-	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
-	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
-	struct bl_pkt p;
-	struct rte_mbuf *m = mk(&s, &p);
-	struct bl_reject *r = rej(0, 0);
+	static const struct {
+		uint8_t flags;
+		uint32_t seq, len;
+		unsigned n; /* replies */
+	} segs[] = {
+		{ PSH | ACK, 5000, 200, 2 },
+		{ ACK, 0xffffffffu, 0, 3 }, /* the second at 0: modulo 2^32 */
+	};
 
-	cr_assert_eq(bl_reject_build(r, m, &p, true, T0, out, dir), 2);
-	cr_assert_eq(dir[0], BL_REJECT_OUT_BACK);
-	cr_assert_eq(dir[1], BL_REJECT_OUT_ONWARD);
-	check_rst(out[0], m, &p, true, 77777, 0, RST);
-	/* to the receiver: from the sender, at the segment's own seq */
-	check_rst(out[1], m, &p, false, 5000, 0, RST);
-	cr_assert_eq(r->stats.tcp_rst, 1);
-	cr_assert_eq(r->stats.tcp_rst_peer, 1);
-	free_all(m, out, 2);
-}
+	for (unsigned i = 0; i < RTE_DIM(segs); i++) {
+		struct spec s = { 4,
+				  6,
+				  "192.0.2.1",
+				  "198.51.100.7",
+				  40000,
+				  443,
+				  segs[i].flags,
+				  segs[i].seq,
+				  77777,
+				  segs[i].len,
+				  0,
+				  0,
+				  0,
+				  0 };
+		struct rte_mbuf *out[BL_REJECT_OUT_MAX];
+		enum bl_reject_out dir[BL_REJECT_OUT_MAX];
+		struct bl_pkt p;
+		struct rte_mbuf *m = mk(&s, &p);
+		struct bl_reject *r = rej(0, 0);
 
-/*
- * A segment without data, SYN or FIN (an ACK, or a zero-window or
- * keepalive probe one below the receiver's next sequence number): the
- * receiver gets RSTs at SEG.SEQ and SEG.SEQ+1, one of which is exact.
- */
-Test(reject, established_empty_segment_resets_receiver_at_both_seqs)
-{
-	struct spec s = { 4,	 6,   "192.0.2.1", "198.51.100.7",
-			  40000, 443, ACK,	   0xffffffffu,
-			  77777, 0,   0,	   0,
-			  0,	 0 };
-	struct rte_mbuf *out[BL_REJECT_OUT_MAX];
-	enum bl_reject_out dir[BL_REJECT_OUT_MAX];
-	struct bl_pkt p;
-	struct rte_mbuf *m = mk(&s, &p);
-	struct bl_reject *r = rej(0, 0);
-
-	cr_assert_eq(bl_reject_build(r, m, &p, true, T0, out, dir), 3);
-	cr_assert_eq(dir[0], BL_REJECT_OUT_BACK);
-	cr_assert_eq(dir[1], BL_REJECT_OUT_ONWARD);
-	cr_assert_eq(dir[2], BL_REJECT_OUT_ONWARD);
-	check_rst(out[0], m, &p, true, 77777, 0, RST);
-	check_rst(out[1], m, &p, false, 0xffffffffu, 0, RST);
-	check_rst(out[2], m, &p, false, 0, 0, RST); /* modulo 2^32 */
-	cr_assert_eq(r->stats.tcp_rst, 1);
-	cr_assert_eq(r->stats.tcp_rst_peer, 2);
-	free_all(m, out, 3);
-	/* not established: the sender's only */
-	m = mk(&s, &p);
-	cr_assert_eq(bl_reject_build(r, m, &p, false, T0, out, dir), 1);
-	free_all(m, out, 1);
+		cr_assert_eq(bl_reject_build(r, m, &p, true, T0, out, dir), segs[i].n, "seg %u", i);
+		cr_assert_eq(dir[0], BL_REJECT_OUT_BACK);
+		check_rst(out[0], m, &p, true, 77777, 0, RST);
+		/* to the receiver: from the sender, at the segment's own seq (+1) */
+		for (unsigned k = 1; k < segs[i].n; k++) {
+			cr_assert_eq(dir[k], BL_REJECT_OUT_ONWARD);
+			check_rst(out[k], m, &p, false, segs[i].seq + (k - 1), 0, RST);
+		}
+		cr_assert_eq(r->stats.tcp_rst, 1);
+		cr_assert_eq(r->stats.tcp_rst_peer, segs[i].n - 1);
+		free_all(m, out, segs[i].n);
+		/* not established: the sender's only */
+		m = mk(&s, &p);
+		cr_assert_eq(bl_reject_build(r, m, &p, false, T0, out, dir), 1);
+		free_all(m, out, 1);
+	}
 }
 
 Test(reject, ipv6_tcp_with_qinq)
