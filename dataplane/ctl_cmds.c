@@ -151,7 +151,7 @@ static bool flow_match(const struct flow_filter *f, const struct bl_flow_key *k,
 static json_t *flow_json(unsigned worker, const struct bl_flow_key *k,
 			 const struct bl_flow_entry *e, const char *rule, uint64_t now, uint64_t hz)
 {
-	unsigned s = e->init_side, r = !e->init_side;
+	unsigned s = bl_flow_init_side(e), r = !s;
 	int af = k->family == 4 ? AF_INET : AF_INET6;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 

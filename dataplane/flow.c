@@ -96,8 +96,9 @@ struct bl_flow_table {
 	struct bl_flow_counters ctr;
 };
 
-_Static_assert(sizeof(struct bl_flow_entry) == 128 &&
-		       offsetof(struct bl_flow_entry, ck_addr) + 8 == 64 &&
+_Static_assert(sizeof(struct bl_flow_entry) == 128 && offsetof(struct bl_flow_entry, ck_w) == 49 &&
+		       offsetof(struct bl_flow_entry, flags) == 48 &&
+		       offsetof(struct bl_flow_entry, ck_ad) + 8 == 64 &&
 		       offsetof(struct bl_flow_entry, key) == 64,
 	       "a flow is its packet line (ending with the compact key) then its key line");
 _Static_assert(sizeof(((struct bl_flow_entry *)0)->key) == BL_FLOW_KEY_LEN, "the whole key");
@@ -105,9 +106,9 @@ _Static_assert(sizeof(struct bucket) == 64, "a bucket is one cache line");
 _Static_assert(offsetof(struct bl_flow_key, hash) == BL_FLOW_KEY_LEN &&
 		       offsetof(struct bl_flow_key, side) == BL_FLOW_KEY_LEN + 4 &&
 		       offsetof(struct bl_flow_key, tcp_flags) == BL_FLOW_KEY_LEN + 5 &&
-		       offsetof(struct bl_flow_key, ck_vp) == BL_FLOW_KEY_LEN + 6 &&
+		       offsetof(struct bl_flow_key, pad) == BL_FLOW_KEY_LEN + 6 &&
 		       sizeof(struct bl_flow_key) == BL_FLOW_KEY_LEN + 8,
-	       "hashed part of the key, then hash, side, tcp_flags, ck_vp");
+	       "hashed part of the key, then hash, side, tcp_flags");
 _Static_assert(offsetof(struct bl_flow_key, addr) == 8 &&
 		       offsetof(struct bl_flow_key, zero) == 40 && BL_FLOW_KEY_LEN == 48,
 	       "bl_flow_key_from_l3() knows the key's words");
@@ -306,29 +307,45 @@ static inline uint64_t ld32_pad8(const void *p)
 }
 
 /*
- * The compact key: IPv4 TCP and UDP flows (most of them) are compared in
- * the entry's first line, the one their packets update, so that a lookup
- * and its update touch one line of the flow instead of two. ck_vp holds
- * the VLAN id (12 bits), bit 12 for UDP (else TCP) and bit 15 to say the
- * flow has a compact key; the family is 4 by construction. The ports and
- * addresses are the key's own, in its canonical order, so a compact match
- * is exactly a key match.
+ * The compact key: IPv4 flows (most of them) are compared in the entry's
+ * first line, the one their packets update, so that a lookup and its
+ * update touch one line of the flow instead of two. An IPv4 key is its
+ * first word (family, protocol, VLAN, ports) and its two addresses: the
+ * entry keeps the word's bytes 1-7 (ck_w, right after its flags byte, so
+ * one load and a mask compare them; the family is 4 by construction) and
+ * the addresses as one word (ck_ad), so a compact match is exactly a key
+ * match. An IPv6 flow's ck_w holds VLAN 0xffff, which no key has (12
+ * bits), so no IPv4 key matches it.
  */
-#define CK_UDP	 0x1000
-#define CK_VALID 0x8000
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+#define CK_W_MASK (~(uint64_t)0xff) /* all but the first byte in memory */
+#else
+#define CK_W_MASK (~((uint64_t)0xff << 56))
+#endif
 
-/* The compact key's vp of a flow of `family` and `proto` (key_from_words()). */
-static inline uint16_t ck_vp_make(uint8_t family, uint8_t proto, uint16_t vlan)
+/* Both IPv4 addresses of a key as one word: endpoint 0's bytes first. */
+static inline uint64_t ck_ad_of(const struct bl_flow_key *k)
 {
-	if (family != 4 || (proto != IPPROTO_TCP_ && proto != IPPROTO_UDP_))
-		return 0;
-	return (uint16_t)((vlan & 0x0fff) | (proto == IPPROTO_UDP_ ? CK_UDP : 0) | CK_VALID);
+	uint64_t v;
+
+	memcpy(&v, k->addr[0], 4);
+	memcpy((uint8_t *)&v + 4, k->addr[1], 4);
+	return v;
 }
 
-/* A key's, as built (every key comes from key_from_words()). */
-static inline uint16_t ck_vp_of(const struct bl_flow_key *k)
+/* Write `k`'s compact form into `e` (after its flags: one word). */
+static inline void ck_set(struct bl_flow_entry *e, const struct bl_flow_key *k)
 {
-	return k->ck_vp;
+	uint8_t w[8];
+
+	memcpy(w, k, 8);
+	w[0] = e->flags;
+	if (k->family != 4) {
+		memset(w + 1, 0, 7);
+		w[2] = w[3] = 0xff; /* VLAN 0xffff */
+	}
+	memcpy(&e->flags, w, 8);
+	e->ck_ad = k->family == 4 ? ck_ad_of(k) : 0;
 }
 
 /*
@@ -387,10 +404,9 @@ static __rte_always_inline void key_from_words(struct bl_flow_key *k, uint8_t fa
 		uint32_t h = words_hash(w0, x0, x1, y0, y1, family == 6);
 
 		st64(k, w0);
-		/* hash, side, tcp_flags, ck_vp: one store (byte stores read
+		/* hash, side, tcp_flags, pad: one store (byte stores read
 		 * back as a word would not forward) */
-		st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40 |
-				       (uint64_t)ck_vp_make(family, proto, vlan) << 48);
+		st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)tcp_flags << 40);
 	}
 #else
 	k->family = family;
@@ -401,7 +417,7 @@ static __rte_always_inline void key_from_words(struct bl_flow_key *k, uint8_t fa
 	k->hash = key_mem_hash(k);
 	k->side = (uint8_t)swap;
 	k->tcp_flags = (uint8_t)tcp_flags;
-	k->ck_vp = ck_vp_make(family, proto, vlan);
+	k->pad = 0;
 #endif
 }
 
@@ -501,14 +517,10 @@ static inline unsigned way_first(unsigned m)
 
 static inline bool key_eq(const struct bl_flow_entry *e, const struct bl_flow_key *k)
 {
-	uint16_t vp = ck_vp_of(k);
 	uint64_t w[BL_FLOW_KEY_LEN / 8];
 
-	if (vp)
-		return ((uint32_t)(e->ck_vp ^ vp) | (uint32_t)(e->ck_port[0] ^ k->port[0]) |
-			(uint32_t)(e->ck_port[1] ^ k->port[1]) |
-			(e->ck_addr[0] ^ ld32(k->addr[0])) | (e->ck_addr[1] ^ ld32(k->addr[1]))) ==
-		       0;
+	if (k->family == 4)
+		return (((ld64(&e->flags) ^ ld64(k)) & CK_W_MASK) | (e->ck_ad ^ ck_ad_of(k))) == 0;
 	memcpy(w, k, sizeof(w));
 	return ((e->key[0] ^ w[0]) | (e->key[1] ^ w[1]) | (e->key[2] ^ w[2]) | (e->key[3] ^ w[3]) |
 		(e->key[4] ^ w[4]) | (e->key[5] ^ w[5])) == 0;
@@ -518,7 +530,7 @@ static inline bool key_eq(const struct bl_flow_entry *e, const struct bl_flow_ke
 static inline void entry_prefetch(const struct bl_flow_entry *e, const struct bl_flow_key *k)
 {
 	rte_prefetch0(e);
-	if (!ck_vp_of(k))
+	if (k->family != 4)
 		rte_prefetch0(e->key);
 }
 
@@ -528,7 +540,7 @@ static inline void entry_prefetch(const struct bl_flow_entry *e, const struct bl
  */
 static inline void entry_clear(struct bl_flow_entry *e)
 {
-	memset(e, 0, offsetof(struct bl_flow_entry, ck_vp));
+	memset(e, 0, offsetof(struct bl_flow_entry, ck_w));
 	e->rule_id = 0;
 	e->tclass = 0;
 }
@@ -592,11 +604,7 @@ static int32_t table_insert(struct bl_flow_table *t, const struct bl_flow_key *k
 	}
 	s = t->free[--t->nfree];
 	memcpy(t->slots[s].key, k, BL_FLOW_KEY_LEN);
-	t->slots[s].ck_vp = ck_vp_of(k);
-	t->slots[s].ck_port[0] = k->port[0];
-	t->slots[s].ck_port[1] = k->port[1];
-	t->slots[s].ck_addr[0] = ld32(k->addr[0]);
-	t->slots[s].ck_addr[1] = ld32(k->addr[1]);
+	ck_set(&t->slots[s], k);
 	t->slots[s].hash = k->hash;
 	b->slot[way_first(w)] = s;
 	b->sig[way_first(w)] = hash_sig(k->hash);
@@ -712,10 +720,7 @@ static __rte_always_inline int key_frame_v4(const uint8_t *d, uint32_t len, uint
 	st64(k->addr[1], ad >> 32);
 	st64(k->addr[1] + 8, 0);
 	st64(k->zero, 0);
-	/* proto is 6 or 17 here: bit 4 tells UDP (CK_UDP is bit 12) */
-	_Static_assert(((IPPROTO_UDP_ & 0x10) << 8) == CK_UDP && !(IPPROTO_TCP_ & 0x10), "CK_UDP");
-	st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)flags << 40 |
-			       (uint64_t)(CK_VALID | (proto & 0x10) << 8) << 48);
+	st64(&k->hash, (uint64_t)h | (uint64_t)swap << 32 | (uint64_t)flags << 40);
 	return 1;
 }
 #endif
@@ -990,8 +995,7 @@ static enum bl_flow_outcome flow_create(struct bl_flow_table *t, const struct bl
 	e = &t->slots[pos];
 	entry_clear(e); /* table_insert() wrote its key */
 	e->state = state;
-	e->flags = flags | BL_FLOW_F_LIVE;
-	e->init_side = init_side;
+	e->flags = flags | BL_FLOW_F_LIVE | (init_side ? BL_FLOW_F_INIT1 : 0);
 	e->tclass = tclass;
 	e->last_tsc = now;
 	t->live++;
@@ -1013,8 +1017,7 @@ static void tcp_reopen(struct bl_flow_table *t, struct bl_flow_entry *e,
 	entry_clear(e);
 	e->last_tsc = last;
 	e->state = BL_FLOW_SYN_SENT;
-	e->flags = BL_FLOW_F_TCP | BL_FLOW_F_LIVE;
-	e->init_side = k->side;
+	e->flags = BL_FLOW_F_TCP | BL_FLOW_F_LIVE | (k->side ? BL_FLOW_F_INIT1 : 0);
 	e->tclass = TC_TCP;
 	t->ctr.tcp_reopened++;
 }
@@ -1156,6 +1159,12 @@ void bl_flow_track_burst(struct bl_flow_table *t, const struct bl_flow_key *keys
 		outcomes[i] = (uint8_t)flow_update(t, &keys[i], &entries[i], bytes[i], now);
 }
 
+/* (state, dir) pairs whose packet changes no state (bit state * 2 + dir) */
+#define EXPRESS_ONLY_COUNTS                                                                        \
+	(1u << (BL_FLOW_ESTABLISHED * 2) | 1u << (BL_FLOW_ESTABLISHED * 2 + 1) |                   \
+	 1u << (BL_FLOW_ACTIVE * 2) | 1u << (BL_FLOW_ACTIVE * 2 + 1) | 1u << (BL_FLOW_NEW * 2))
+_Static_assert(BL_FLOW_STATE_MAX * 2 <= 32, "EXPRESS_ONLY_COUNTS has a bit per (state, dir)");
+
 unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key *keys,
 			       const uint32_t *bytes, unsigned n, uint64_t now, uint8_t verdict,
 			       uint32_t gen, const uint32_t *cand, struct bl_flow_entry **out,
@@ -1164,6 +1173,21 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 	const struct bl_flow_entry *refused[BL_FLOW_BURST_MAX];
 	unsigned i, nt = 0, nr = 0;
 	bool full = false; /* more refused flows than `refused` holds: take no more */
+	uint64_t vg, vg_mask;
+	uint8_t img[8] = { 0 };
+
+	/* the entry's verdict_gen and verdict, which lie in one word with
+	 * rule_slot and state, compared as one: the word's image and mask */
+	_Static_assert(offsetof(struct bl_flow_entry, verdict) ==
+				       offsetof(struct bl_flow_entry, verdict_gen) + 6 &&
+			       offsetof(struct bl_flow_entry, verdict_gen) % 8 == 0,
+		       "verdict_gen, rule_slot, verdict, state: one word");
+	memcpy(img, &gen, 4);
+	img[6] = verdict;
+	memcpy(&vg, img, 8);
+	memset(img, 0xff, 4);
+	img[6] = 0xff;
+	memcpy(&vg_mask, img, 8);
 
 	/* with candidates, each packet is looked up in the loop below (its
 	 * lines were requested a while ago); the packets taken before it
@@ -1178,9 +1202,11 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 			cand ? (out[i] = cand_find(t, &keys[i], cand[i])) : out[i];
 		bool ok;
 
+		unsigned dir;
+
 		/* no SYN, FIN or RST: the TCP state stays or only advances
 		 * (never reopens, which clears the verdict) */
-		ok = e != NULL && e->verdict == verdict && e->verdict_gen == gen &&
+		ok = e != NULL && (ld64(&e->verdict_gen) & vg_mask) == vg &&
 		     !(keys[i].tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) && !full;
 		/* a flow with a packet refused earlier in the burst: its later
 		 * packets wait behind it (a miss needs no entry here: its flow's
@@ -1199,12 +1225,16 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 		 * or a packet of a UDP/other flow's initiator before any reply
 		 * (NEW is never a TCP state), where nothing was deleted since
 		 * the lookup and the packet has no SYN, FIN or RST: the time
-		 * stamp and the counters only */
-		if (likely(e->state == BL_FLOW_ESTABLISHED || e->state == BL_FLOW_ACTIVE ||
-			   (e->state == BL_FLOW_NEW && keys[i].side == e->init_side)))
-			entry_account(e, &keys[i], bytes[i], now);
-		else
+		 * stamp and the counters only; (state, dir) as one bit index */
+		dir = bl_flow_dir(e, &keys[i]);
+		if (likely((EXPRESS_ONLY_COUNTS >> (e->state * 2 + dir)) & 1)) {
+			if (now > e->last_tsc)
+				e->last_tsc = now;
+			e->pkts[dir]++;
+			e->bytes[dir] += bytes[i];
+		} else {
 			flow_update(t, &keys[i], &out[i], bytes[i], now);
+		}
 		nt++;
 	}
 	/* only the packets taken were looked up, as far as the counters go */
@@ -1373,9 +1403,9 @@ int bl_flow_peek(const struct bl_flow_table *t, uint32_t *cursor, struct bl_flow
 			if (memcmp(&again, e, sizeof(again)) || key_mem_hash(k) != e->hash)
 				continue;
 			k->hash = e->hash;
-			k->side = e->init_side;
+			k->side = (uint8_t)bl_flow_init_side(e);
 			k->tcp_flags = 0;
-			k->ck_vp = e->ck_vp;
+			k->pad = 0;
 			*cursor = pos + 1;
 			return 0;
 		}

@@ -10,8 +10,8 @@
  * endpoints are stored in canonical order ((address, port) compared as
  * bytes, smaller first) so both directions give the same key; `side` tells
  * which endpoint sent this packet, and the entry remembers which side
- * initiated (`init_side`), so dir = (key.side != entry.init_side) is 0 for
- * the initiator's packets ("orig") and 1 for the replies.
+ * initiated (BL_FLOW_F_INIT1 in its flags), so bl_flow_dir() is 0 for the
+ * initiator's packets ("orig") and 1 for the replies.
  * Ports: TCP, UDP, SCTP ports; ICMP/ICMPv6 echo request/reply use the
  * identifier for both ports (the parser gives it as sport, dport = 0) so the
  * request and the reply meet; any other protocol or ICMP type has ports 0.
@@ -70,9 +70,7 @@ struct bl_flow_key {
 	uint32_t hash;	   /* hash of the first BL_FLOW_KEY_LEN bytes */
 	uint8_t side;	   /* endpoint (0/1) that sent this packet */
 	uint8_t tcp_flags; /* TCP flags of this packet (0 for non-TCP) */
-	uint16_t ck_vp;	   /* internal (flow.c): the compact key's VLAN and
-			    * protocol bits, 0 when the flow has none; set with
-			    * the key so a lookup does not derive it again */
+	uint16_t pad;	   /* 0 */
 };
 
 /* enum bl_flow_state: where a flow is. */
@@ -94,9 +92,10 @@ enum bl_flow_state {
 #define BL_FLOW_F_FIN_REPLY	0x04 /* FIN seen from the responder */
 #define BL_FLOW_F_LASTFIN_REPLY 0x08 /* the second FIN came from the responder */
 #define BL_FLOW_F_TCP		0x10 /* proto is TCP (state machine applies) */
-#define BL_FLOW_F_LIVE                                                                             \
-	0x20 /* the slot holds a flow (in the first line, which
-				      * expiry reads; set and cleared by the table) */
+/* the slot holds a flow (in the first line, which expiry reads; set and
+ * cleared by the table) */
+#define BL_FLOW_F_LIVE		0x20
+#define BL_FLOW_F_INIT1		0x40 /* key endpoint 1 initiated (else endpoint 0) */
 
 /* Verdict slot value meaning "not judged yet"; other values are policy's. */
 #define BL_FLOW_VERDICT_NONE 0
@@ -107,7 +106,7 @@ enum bl_flow_state {
  * everything else is maintained by bl_flow_update().
  * dir index: 0 = from the initiator (orig), 1 = from the responder (reply).
  * The first line holds what a packet of an established flow reads and
- * writes, and for IPv4 TCP and UDP (most flows) a compact copy of the key,
+ * writes, and for IPv4 flows (most of them) a compact copy of the key,
  * so that looking such a packet up and accounting it touch this line only
  * (and its bucket): README, "Flow table". The second holds the full key
  * and what only new flows, deletes and the long way read.
@@ -123,11 +122,9 @@ struct bl_flow_entry {
 	uint8_t verdict;      /* BL_FLOW_VERDICT_NONE or the policy's action */
 	uint8_t state;	      /* enum bl_flow_state */
 	uint8_t flags;	      /* BL_FLOW_F_* */
-	uint8_t init_side;    /* key endpoint (0/1) that initiated */
-	/* internal: the compact key (flow.c); vp 0 when the flow has none */
-	uint16_t ck_vp;	     /* VLAN id, UDP bit, compact-key bit */
-	uint16_t ck_port[2]; /* key.port[] */
-	uint32_t ck_addr[2]; /* the IPv4 addresses of key.addr[] */
+	/* internal: the compact key (flow.c) */
+	uint8_t ck_w[7]; /* bytes 1-7 of the key: protocol, VLAN, ports */
+	uint64_t ck_ad;	 /* the two IPv4 addresses */
 	/* line 2 */
 	uint64_t key[6];  /* internal: the hashed part of the flow's key */
 	uint32_t hash;	  /* key hash (for delete without rehash) */
@@ -375,7 +372,13 @@ uint64_t bl_flow_counter_value(const struct bl_flow_counters *c, unsigned i);
 /* Direction of a packet within its flow: 0 from the initiator, 1 reply. */
 static inline unsigned bl_flow_dir(const struct bl_flow_entry *e, const struct bl_flow_key *k)
 {
-	return k->side != e->init_side;
+	return (k->side ^ (e->flags / BL_FLOW_F_INIT1)) & 1;
+}
+
+/* Key endpoint (0/1) that initiated flow `e`. */
+static inline unsigned bl_flow_init_side(const struct bl_flow_entry *e)
+{
+	return (e->flags / BL_FLOW_F_INIT1) & 1;
 }
 
 /* Record the policy's judgement of a flow (the verdict slot). */

@@ -310,7 +310,7 @@ Test(flow, tcp_handshake_and_fin_close)
 		cr_assert_eq(e->state, seq[i].want, "step %u: %s, want %s", i,
 			     bl_flow_state_name(e->state), bl_flow_state_name(seq[i].want));
 	}
-	cr_assert_eq(e->init_side, ((c2s.l3[0].src[3] < c2s.l3[0].dst[3]) ? 0 : 1));
+	cr_assert_eq(bl_flow_init_side(e), ((c2s.l3[0].src[3] < c2s.l3[0].dst[3]) ? 0 : 1));
 	cr_assert_eq(e->pkts[0], 6);
 	cr_assert_eq(e->pkts[1], 7);
 	cr_assert_eq(ctr(t)->tcp_syn, 1);
@@ -408,7 +408,8 @@ ParameterizedTest(struct ms_case *c, flow, midstream)
 		/* the SYN-ACK's receiver is the initiator; its ACK completes */
 		cr_assert_eq(step(t, &back, 2, &e), BL_FLOW_TRACKED);
 		cr_assert_eq(e->state, BL_FLOW_ESTABLISHED);
-		cr_assert_eq(bl_flow_dir(e, &(struct bl_flow_key){ .side = !e->init_side }), 1);
+		cr_assert_eq(bl_flow_dir(e, &(struct bl_flow_key){ .side = !bl_flow_init_side(e) }),
+			     1);
 		cr_assert_eq(e->pkts[0], 1);
 		cr_assert_eq(e->pkts[1], 2); /* two SYN-ACKs from the responder */
 	}
@@ -905,11 +906,11 @@ static bool colliding(unsigned kind, uint32_t n, struct bl_flow_key *a, struct b
 }
 
 /*
- * IPv4 TCP and UDP flows are compared on the compact key in the entry's
- * first line, every other flow on the full key: both must tell apart
- * exactly what the key does. First flows that differ in one field each;
- * then pairs that also share their first bucket and signature, so that
- * the comparison itself decides.
+ * IPv4 flows are compared on the compact key in the entry's first line,
+ * IPv6 flows on the full key: both must tell apart exactly what the key
+ * does. First flows that differ in one field each; then pairs that also
+ * share their first bucket and signature, so that the comparison itself
+ * decides.
  */
 Test(flow, compact_key_tells_flows_apart)
 {
@@ -921,7 +922,8 @@ Test(flow, compact_key_tells_flows_apart)
 	} v[] = {
 		{ key4(UDP, A, 5000, B, 53, 7), "another VLAN" },
 		{ key4(TCP, A, 5000, B, 53, 0), "TCP, same tuple" },
-		{ key4(132, A, 5000, B, 53, 0), "SCTP, same tuple (full key)" },
+		{ key4(132, A, 5000, B, 53, 0), "SCTP, same tuple" },
+		{ key4(1, A, 0, B, 0, 0), "ICMP, no ports" },
 		{ key4(UDP, A, 5001, B, 53, 0), "another source port" },
 		{ key4(UDP, A, 53, B, 5000, 0), "ports exchanged" },
 		{ key4(UDP, A, 5000, B + 256, 53, 0), "another address" },
@@ -931,16 +933,34 @@ Test(flow, compact_key_tells_flows_apart)
 
 	for (unsigned i = 0; i < RTE_DIM(v); i++)
 		two_flows(&base, &v[i].k, v[i].what);
-	/* the same first four address bytes in an IPv6 key (full key), in the
-	 * same bucket with the same signature */
+	/* the same key bytes but for the family: an IPv6 key (full key) in
+	 * the same bucket with the same signature, either one first */
 	k = base;
 	k.family = 6;
-	k.ck_vp = 0; /* what the key of any IPv6 flow holds */
-	two_flows(&base, &k, "IPv6");
-	/* the key says whether it has a compact form: IPv4 TCP and UDP only */
-	cr_assert(base.ck_vp != 0 && v[1].k.ck_vp != 0 && v[1].k.ck_vp != base.ck_vp);
-	cr_assert_eq(v[2].k.ck_vp, 0, "SCTP: full key");
-	cr_assert_eq(v[0].k.ck_vp & 0x0fff, 7, "the VLAN");
+	two_flows(&base, &k, "IPv6 after IPv4");
+	two_flows(&k, &base, "IPv4 after IPv6");
+	/* each field changed alone with the hash kept (as if they collided:
+	 * the comparison alone decides) */
+	for (unsigned f = 0; f < 6; f++) {
+		k = base;
+		switch (f) {
+		case 0: k.proto = TCP; break;
+		case 1: k.vlan = 7; break;
+		case 2: k.port[0]++; break;
+		case 3: k.port[1]++; break;
+		case 4: k.addr[0][3] ^= 0x80; break;
+		default: k.addr[1][0] ^= 0x01; break;
+		}
+		two_flows(&base, &k, "one field, the same hash");
+	}
+	/* the IPv4 key of zeros (protocol 0, VLAN 0, no ports, 0.0.0.0 at
+	 * both ends) after the IPv6 key of the same bytes: what tells them
+	 * apart is the VLAN 0xffff in an IPv6 entry's compact form, which no
+	 * key has */
+	k = key4(0, 0, 0, 0, 0, 0);
+	k2 = k;
+	k2.family = 6;
+	two_flows(&k2, &k, "IPv4 of zeros after IPv6");
 	for (unsigned kind = 0; kind < RTE_DIM(kinds); kind++) {
 		cr_assert(colliding(kind, 65536, &k, &k2), "a pair: %s", kinds[kind]);
 		two_flows(&k, &k2, kinds[kind]);
