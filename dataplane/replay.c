@@ -116,7 +116,7 @@ int bl_cmd_replay(int argc, char **argv)
 						  { 0 } };
 	struct bl_config cfg;
 	struct bl_daemon d;
-	struct bl_daemon_opts opts = { .events = true, .events_lossless = true };
+	struct bl_daemon_opts opts = { .events_lossless = true };
 	struct bl_stats_snapshot snap;
 	struct bl_stats_totals tot;
 	const char *out = NULL, *verdicts = NULL, *stats_json = NULL, *in;
@@ -173,6 +173,9 @@ int bl_cmd_replay(int argc, char **argv)
 		goto out_cfg;
 	}
 	in = argv[optind];
+	/* a record per packet only when asked for (the live lane records
+	 * none): without --verdicts the replay runs the lane as live */
+	opts.events = verdicts != NULL;
 	expected = count_packets(in, err, sizeof(err));
 	if (expected < 0) {
 		fprintf(stderr, "brightline replay: %s\n", err);
