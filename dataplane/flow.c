@@ -314,13 +314,17 @@ static inline uint64_t ld32_pad8(const void *p)
  * entry keeps the word's bytes 1-7 (ck_w, right after its flags byte, so
  * one load and a mask compare them; the family is 4 by construction) and
  * the addresses as one word (ck_ad), so a compact match is exactly a key
- * match. An IPv6 flow's ck_w holds VLAN 0xffff, which no key has (12
- * bits), so no IPv4 key matches it.
+ * match. The flags byte's LIVE bit is compared too: a deleted entry is
+ * zeroed, and a stale candidate (bl_flow_prefetch_slots()) pointing at it
+ * must not match IPv4's key of zeros. An IPv6 flow's ck_w holds VLAN
+ * 0xffff, which no key has (12 bits), so no IPv4 key matches it.
  */
 #if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
 #define CK_W_MASK (~(uint64_t)0xff) /* all but the first byte in memory */
+#define CK_LIVE	  ((uint64_t)BL_FLOW_F_LIVE)
 #else
 #define CK_W_MASK (~((uint64_t)0xff << 56))
+#define CK_LIVE	  ((uint64_t)BL_FLOW_F_LIVE << 56)
 #endif
 
 /* Both IPv4 addresses of a key as one word: endpoint 0's bytes first. */
@@ -520,7 +524,9 @@ static inline bool key_eq(const struct bl_flow_entry *e, const struct bl_flow_ke
 	uint64_t w[BL_FLOW_KEY_LEN / 8];
 
 	if (k->family == 4)
-		return (((ld64(&e->flags) ^ ld64(k)) & CK_W_MASK) | (e->ck_ad ^ ck_ad_of(k))) == 0;
+		return (((ld64(&e->flags) ^ ((ld64(k) & CK_W_MASK) | CK_LIVE)) &
+			 (CK_W_MASK | CK_LIVE)) |
+			(e->ck_ad ^ ck_ad_of(k))) == 0;
 	memcpy(w, k, sizeof(w));
 	return ((e->key[0] ^ w[0]) | (e->key[1] ^ w[1]) | (e->key[2] ^ w[2]) | (e->key[3] ^ w[3]) |
 		(e->key[4] ^ w[4]) | (e->key[5] ^ w[5])) == 0;

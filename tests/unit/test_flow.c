@@ -1378,6 +1378,22 @@ Test(flow, express_takes_allowed_flows_in_order)
 	}
 	cr_assert_eq(tc->state, BL_FLOW_ESTABLISHED);
 	cr_assert_eq(ctr(t)->lookups - c0.lookups, 4, "refused packets are not counted");
+
+	/* a freed slot as the candidate: a deleted entry is zeroed, and no
+	 * key matches it, not even IPv4's of zeros (protocol 0, 0.0.0.0) */
+	{
+		struct bl_flow_key z = key4(0, 0, 0, 0, 0, 0);
+		struct bl_flow_entry *ze = NULL;
+		uint32_t zc;
+
+		cr_assert_eq(bl_flow_update(t, &z, &ze, 100, SEC(2)), BL_FLOW_TRACKED);
+		bl_flow_prefetch_slots(t, &z, 1, &zc);
+		cr_assert_neq(zc, BL_FLOW_NO_CAND);
+		cr_assert_eq(bl_flow_remove(t, ze), 0);
+		cr_assert_eq(bl_flow_express_burst(t, &z, bytes, 1, SEC(2), ALLOW, 5, &zc, out, tk),
+			     0);
+		cr_assert_null(out[0], "the freed slot is no flow's");
+	}
 	bl_flow_free(t);
 }
 
