@@ -1082,17 +1082,24 @@ static void tcp_advance(struct bl_flow_table *t, struct bl_flow_entry *e, unsign
 	}
 }
 
-/* A packet of `k` to its flow `e`: time stamp, packets and bytes of its
- * direction, which it returns. */
+/* A packet of direction `dir` to its flow `e`: time stamp, packets and
+ * bytes of that direction. */
+static inline void entry_account_dir(struct bl_flow_entry *e, unsigned dir, uint32_t bytes,
+				     uint64_t now)
+{
+	if (now > e->last_tsc)
+		e->last_tsc = now;
+	e->pkts[dir]++;
+	e->bytes[dir] += bytes;
+}
+
+/* A packet of `k` to its flow `e`; returns its direction. */
 static inline unsigned entry_account(struct bl_flow_entry *e, const struct bl_flow_key *k,
 				     uint32_t bytes, uint64_t now)
 {
 	unsigned dir = bl_flow_dir(e, k);
 
-	if (now > e->last_tsc)
-		e->last_tsc = now;
-	e->pkts[dir]++;
-	e->bytes[dir] += bytes;
+	entry_account_dir(e, dir, bytes, now);
 	return dir;
 }
 
@@ -1206,9 +1213,8 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 	for (i = 0; i < n; i++) {
 		struct bl_flow_entry *e =
 			cand ? (out[i] = cand_find(t, &keys[i], cand[i])) : out[i];
-		bool ok;
-
 		unsigned dir;
+		bool ok;
 
 		/* no SYN, FIN or RST: the TCP state stays or only advances
 		 * (never reopens, which clears the verdict) */
@@ -1233,14 +1239,10 @@ unsigned bl_flow_express_burst(struct bl_flow_table *t, const struct bl_flow_key
 		 * the lookup and the packet has no SYN, FIN or RST: the time
 		 * stamp and the counters only; (state, dir) as one bit index */
 		dir = bl_flow_dir(e, &keys[i]);
-		if (likely((EXPRESS_ONLY_COUNTS >> (e->state * 2 + dir)) & 1)) {
-			if (now > e->last_tsc)
-				e->last_tsc = now;
-			e->pkts[dir]++;
-			e->bytes[dir] += bytes[i];
-		} else {
+		if (likely((EXPRESS_ONLY_COUNTS >> (e->state * 2 + dir)) & 1))
+			entry_account_dir(e, dir, bytes[i], now);
+		else
 			flow_update(t, &keys[i], &out[i], bytes[i], now);
-		}
 		nt++;
 	}
 	/* only the packets taken were looked up, as far as the counters go */
