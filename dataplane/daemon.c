@@ -1089,7 +1089,8 @@ int bl_cmd_run(int argc, char **argv)
 
 	notify_init();
 	/* the local zone, read before any thread: localtime_r() (EVE time
-	 * stamps) then never reads the environment the meter thread changes */
+	 * stamps, through bl_meter_localtime()) then never reads the
+	 * environment the meter thread changes */
 	tzset();
 	bl_config_defaults(&cfg);
 	if (bl_cmd_load_config(&cfg, argc, argv, false))

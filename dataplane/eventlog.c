@@ -16,6 +16,7 @@
 #include <rte_jhash.h>
 
 #include "eventlog.h"
+#include "meter.h"
 #include "verdict.h"
 
 #define EVE_BUF	 (64 * 1024) /* stdio buffer: lines leave in batches */
@@ -142,7 +143,8 @@ static void stamp(const struct bl_eventlog *el, uint64_t tsc, char *buf, size_t 
 	struct tm tm;
 	char date[32], zone[8];
 
-	localtime_r(&sec, &tm);
+	/* not localtime_r(): the meter thread may have switched the zone */
+	bl_meter_localtime(&sec, &tm);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	strftime(zone, sizeof(zone), "%z", &tm);
 	snprintf(buf, len, "%s.%06ld%s", date, us, zone);

@@ -53,6 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <time.h>
+
 #include "parse.h"
 #include "policy.h"
 
@@ -220,5 +222,13 @@ uint64_t bl_meter_usage(const struct bl_meter_rule *r, const struct bl_meter_sub
 			uint64_t now);
 
 const char *bl_meter_verdict_name(enum bl_meter_verdict v);
+
+/*
+ * localtime_r() for any other thread of the daemon (EVE time stamps): the
+ * control side switches the process's zone (TZ, tzset()) for a moment to
+ * compute a calendar boundary, and a local time taken meanwhile would be
+ * in the quota's zone. This one waits for the zone to be switched back.
+ */
+struct tm *bl_meter_localtime(const time_t *t, struct tm *tm);
 
 #endif /* BL_METER_H */

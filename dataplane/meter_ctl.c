@@ -196,6 +196,16 @@ static bool tz_known(const char *tz)
 	return access(path, R_OK) == 0;
 }
 
+struct tm *bl_meter_localtime(const time_t *t, struct tm *tm)
+{
+	struct tm *r;
+
+	pthread_mutex_lock(&tz_lock);
+	r = localtime_r(t, tm);
+	pthread_mutex_unlock(&tz_lock);
+	return r;
+}
+
 /*
  * The first calendar boundary after `t` (epoch seconds) in zone `tz`:
  * next local midnight, next Monday 00:00, or the first of next month

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +407,58 @@ Test(meter, calendar_month_paris_across_dst)
 {
 	/* 2024-03-31 (DST began that night): April starts 00:00 CEST = 22:00 UTC */
 	calendar_case(BL_CAL_MONTH, "Europe/Paris", 1711800000, 1711922400);
+}
+
+/*
+ * Computing a calendar boundary switches the process's zone for a moment
+ * (TZ, tzset()); a local time taken from another thread meanwhile (the
+ * EVE log's time stamps, through bl_meter_localtime()) must stay in the
+ * process's own zone. A thread creates calendar rules in UTC+14 while
+ * this one reads local times in UTC; every one must say UTC.
+ */
+struct zone_flip {
+	struct bl_meters *m;
+	unsigned done; /* rules created (atomic) */
+};
+
+static void *zone_flipper(void *arg)
+{
+	struct zone_flip *z = arg;
+	struct bl_policy_action a = quota_calendar(1000, BL_CAL_DAY, "Pacific/Kiritimati");
+
+	for (unsigned i = 0; i < 300; i++) {
+		struct bl_meter_rule *r = bl_meter_rule_create(z->m, "flip", &a);
+
+		if (r)
+			bl_meter_rule_free(r);
+		__atomic_store_n(&z->done, i + 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+Test(meter, local_time_stays_in_the_process_zone)
+{
+	struct zone_flip z;
+	time_t t = 1710111600;
+	unsigned wrong = 0, n = 0;
+	pthread_t th;
+	struct tm tm;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	z.m = meters(t, NULL, 0);
+	z.done = 0;
+	cr_assert_eq(pthread_create(&th, NULL, zone_flipper, &z), 0);
+	/* until the thread is done (bounded: 300 rules), at least 1000 reads */
+	while ((__atomic_load_n(&z.done, __ATOMIC_ACQUIRE) < 300 || n < 1000) && n < 50000000) {
+		cr_assert_not_null(bl_meter_localtime(&t, &tm));
+		wrong += tm.tm_gmtoff != 0;
+		n++;
+	}
+	pthread_join(th, NULL);
+	cr_assert_eq(z.done, 300);
+	cr_assert_eq(wrong, 0, "%u of %u local times were in the quota's zone", wrong, n);
+	bl_meters_free(z.m);
 }
 
 Test(meter, calendar_unknown_timezone_refused)
