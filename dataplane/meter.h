@@ -52,7 +52,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
 #include <time.h>
 
 #include "parse.h"
