@@ -94,6 +94,7 @@ struct bl_flow_table {
 	enum bl_flow_midstream midstream;
 	enum bl_flow_full_policy full_policy;
 	struct bl_flow_counters ctr;
+	struct bl_rule_ctr *rule_ctr; /* bl_flow_set_rule_counters() */
 };
 
 _Static_assert(sizeof(struct bl_flow_entry) == 128 && offsetof(struct bl_flow_entry, ck_w) == 49 &&
@@ -549,6 +550,90 @@ static inline void entry_clear(struct bl_flow_entry *e)
 	memset(e, 0, offsetof(struct bl_flow_entry, ck_w));
 	e->rule_id = 0;
 	e->tclass = 0;
+	e->settled_pkts = 0;
+	memset(e->settled_bytes, 0, sizeof(e->settled_bytes));
+}
+
+/*
+ * Rule counters from the flows' counts (flow.h, bl_flow_set_rule_counters()).
+ * The settled mark is modular: 2^32 packets and 2^40 bytes (1 TB) between
+ * two settles of one flow, where the expiry sweep settles every live flow
+ * about once a second (EXPIRE_SWEEP_MS in worker.c). It lives in the
+ * entry's second line, so a packet that only counts never reads it.
+ */
+#define SETTLED_BYTES_MASK ((UINT64_C(1) << 40) - 1)
+
+static inline uint64_t settled_bytes(const struct bl_flow_entry *e)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < sizeof(e->settled_bytes); i++)
+		v |= (uint64_t)e->settled_bytes[i] << (8 * i);
+	return v;
+}
+
+/* Settle `e` up to its totals (`pkts`, `bytes`): what lies between its
+ * mark and them counts to its verdict's rule (none without a verdict). */
+static inline void settle_to(struct bl_flow_table *t, struct bl_flow_entry *e, uint64_t pkts,
+			     uint64_t bytes)
+{
+	uint32_t dp = (uint32_t)pkts - e->settled_pkts;
+	uint64_t db = (bytes - settled_bytes(e)) & SETTLED_BYTES_MASK;
+
+	if (dp == 0 && db == 0)
+		return;
+	if (t->rule_ctr && e->verdict != BL_FLOW_VERDICT_NONE) {
+		t->rule_ctr[e->rule_slot].packets += dp;
+		t->rule_ctr[e->rule_slot].bytes += db;
+	}
+	e->settled_pkts = (uint32_t)pkts;
+	for (unsigned i = 0; i < sizeof(e->settled_bytes); i++)
+		e->settled_bytes[i] = (uint8_t)(bytes >> (8 * i));
+}
+
+static inline void settle(struct bl_flow_table *t, struct bl_flow_entry *e)
+{
+	settle_to(t, e, e->pkts[0] + e->pkts[1], e->bytes[0] + e->bytes[1]);
+}
+
+void bl_flow_set_rule_counters(struct bl_flow_table *t, struct bl_rule_ctr *ctr)
+{
+	t->rule_ctr = ctr;
+}
+
+void bl_flow_settle(struct bl_flow_table *t, struct bl_flow_entry *e)
+{
+	settle(t, e);
+}
+
+uint32_t bl_flow_settle_slots(struct bl_flow_table *t, uint32_t pos, uint32_t n)
+{
+	uint32_t end = pos < t->nslots && n < t->nslots - pos ? pos + n : t->nslots;
+
+	for (; pos < end; pos++)
+		if (t->slots[pos].flags & BL_FLOW_F_LIVE)
+			settle(t, &t->slots[pos]);
+	return end == t->nslots ? 0 : end;
+}
+
+void bl_flow_judge(struct bl_flow_table *t, struct bl_flow_entry *e, uint8_t verdict, uint32_t gen,
+		   uint16_t rule_id, uint32_t rule_slot, uint32_t tail_pkts, uint64_t tail_bytes)
+{
+	/* without a verdict, what it holds unsettled is this burst's: all of
+	 * it counts to the new rule */
+	if (e->verdict != BL_FLOW_VERDICT_NONE)
+		settle_to(t, e, e->pkts[0] + e->pkts[1] - tail_pkts,
+			  e->bytes[0] + e->bytes[1] - tail_bytes);
+	bl_flow_verdict_set(e, verdict, gen, rule_id, rule_slot);
+}
+
+void bl_flow_uncount(struct bl_flow_entry *e, uint32_t bytes)
+{
+	uint64_t b = settled_bytes(e) + bytes;
+
+	e->settled_pkts++;
+	for (unsigned i = 0; i < sizeof(e->settled_bytes); i++)
+		e->settled_bytes[i] = (uint8_t)(b >> (8 * i));
 }
 
 /* Slot of `k` among the ways `m` of `b`, or -1. */
@@ -889,6 +974,7 @@ static void slot_delete(struct bl_flow_table *t, uint32_t pos)
 {
 	struct bl_flow_entry *e = &t->slots[pos];
 
+	settle(t, e);
 	table_remove(t, pos, e->hash);
 	memset(e, 0, sizeof(*e));
 	t->live--;
@@ -1020,6 +1106,7 @@ static void tcp_reopen(struct bl_flow_table *t, struct bl_flow_entry *e,
 {
 	uint64_t last = e->last_tsc;
 
+	settle(t, e); /* what came before counts to the rule that judged it */
 	entry_clear(e);
 	e->last_tsc = last;
 	e->state = BL_FLOW_SYN_SENT;
@@ -1264,10 +1351,13 @@ unsigned bl_flow_expire(struct bl_flow_table *t, uint64_t now, unsigned budget)
 		pos = t->hand;
 		t->hand = pos + 1 == t->nslots ? 0 : pos + 1;
 		e = &t->slots[pos];
-		/* the first line tells most slots apart (free, or idle less than
-		 * any timeout); only the others read their class in the second */
-		if (!(e->flags & BL_FLOW_F_LIVE) || now <= e->last_tsc ||
-		    now - e->last_tsc <= t->timeout_min || now - e->last_tsc <= entry_timeout(t, e))
+		/* the first line tells free slots apart; a live one is settled
+		 * (its second line) and, when idle past its timeout, deleted */
+		if (!(e->flags & BL_FLOW_F_LIVE))
+			continue;
+		settle(t, e);
+		if (now <= e->last_tsc || now - e->last_tsc <= t->timeout_min ||
+		    now - e->last_tsc <= entry_timeout(t, e))
 			continue;
 		slot_delete(t, pos);
 		n++;

@@ -126,12 +126,25 @@ struct bl_flow_entry {
 	uint8_t ck_w[7]; /* bytes 1-7 of the key: protocol, VLAN, ports */
 	uint64_t ck_ad;	 /* the two IPv4 addresses */
 	/* line 2 */
-	uint64_t key[6];  /* internal: the hashed part of the flow's key */
-	uint32_t hash;	  /* key hash (for delete without rehash) */
+	uint64_t key[6]; /* internal: the hashed part of the flow's key */
+	uint32_t hash;	 /* key hash (for delete without rehash) */
+	/* internal: the packets (mod 2^32) and bytes (mod 2^40, little-endian)
+	 * of both directions already counted to a rule (bl_flow_settle()) */
+	uint32_t settled_pkts;
 	uint16_t rule_id; /* rule that decided */
 	uint8_t tclass;	  /* timeout class (internal) */
-	uint8_t pad[9];
+	uint8_t settled_bytes[5];
 } __attribute__((aligned(64)));
+
+/*
+ * Packets and bytes counted to one rule on one worker (a counter slot of
+ * the policy, policy_rt.h). A flow's packets reach their rule's counter
+ * through the flow table: bl_flow_set_rule_counters().
+ */
+struct bl_rule_ctr {
+	uint64_t packets;
+	uint64_t bytes;
+};
 
 /* What to do with a TCP packet that is not a SYN and has no entry. */
 enum bl_flow_midstream {
@@ -390,6 +403,45 @@ static inline void bl_flow_verdict_set(struct bl_flow_entry *e, uint8_t verdict,
 	e->rule_id = rule_id;
 	e->rule_slot = (uint16_t)rule_slot; /* slots are < 65536 (policy_rt.h) */
 }
+
+/*
+ * Rule counters folded from the flows' own counts. Every packet accounted
+ * to a flow counts to the rule of the flow's verdict (`rule_slot`) when the
+ * flow is settled: the packets it received since its last settle are added
+ * to that counter at once. A packet of an established flow thus touches
+ * no rule counter (README, "Rule counters"). Flows are settled when they
+ * are deleted (expiry, eviction, removal), reopened, judged again, by the
+ * expiry sweep (each live flow about once a second) and by
+ * bl_flow_settle_slots() (a worker's pass on a reader's request). A flow
+ * without a verdict counts to no rule. NULL: count nowhere (the flows are
+ * still settled).
+ */
+void bl_flow_set_rule_counters(struct bl_flow_table *t, struct bl_rule_ctr *ctr);
+
+/* Settle flow `e` (live): its unsettled packets to its rule's counter. */
+void bl_flow_settle(struct bl_flow_table *t, struct bl_flow_entry *e);
+
+/*
+ * Settle slots [pos, pos + n) (clipped to the table); returns the next
+ * slot, 0 after the last (a whole pass is done).
+ */
+uint32_t bl_flow_settle_slots(struct bl_flow_table *t, uint32_t pos, uint32_t n);
+
+/*
+ * Judge flow `e` for one of this burst's packets, all of which are already
+ * accounted: `tail_pkts` and `tail_bytes` are this burst's packets of `e`
+ * from the judged one on. When the flow had a verdict (an older policy
+ * generation's), the packets before those count to its old rule; the
+ * rest count to the new one. Then bl_flow_verdict_set().
+ */
+void bl_flow_judge(struct bl_flow_table *t, struct bl_flow_entry *e, uint8_t verdict, uint32_t gen,
+		   uint16_t rule_id, uint32_t rule_slot, uint32_t tail_pkts, uint64_t tail_bytes);
+
+/*
+ * A packet of `bytes` accounted to `e` that must count to no rule through
+ * it (an ICMP error quoting another flow: counted apart or not at all).
+ */
+void bl_flow_uncount(struct bl_flow_entry *e, uint32_t bytes);
 
 /*
  * For the control thread while the worker runs (blctl flows): copy the next

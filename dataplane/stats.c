@@ -245,6 +245,7 @@ json_t *bl_stats_json(const struct bl_stats_snapshot *s)
 					      (json_int_t)s->rules[i].packets, "bytes",
 					      (json_int_t)s->rules[i].bytes));
 	json_object_set_new(root, "rules", rules);
+	json_object_set_new(root, "rules_settled", json_boolean(!s->rules_lag));
 	json_object_set_new(root, "policy_generation", json_integer(s->policy_gen));
 	json_object_set_new(root, "totals",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "rx", (json_int_t)t.rx,

@@ -104,6 +104,9 @@ struct bl_stats_snapshot {
 	uint64_t generated;	     /* packets the box made itself (none yet) */
 	struct bl_stats_rule *rules; /* malloc'd: bl_stats_snapshot_release() */
 	uint32_t n_rules;
+	/* a worker did not settle its flows in time: the rule counters lag by
+	 * at most one expiry sweep (worker.h, bl_worker_settle()) */
+	bool rules_lag;
 	uint32_t policy_gen; /* generation of the published policy */
 	/* the EVE log (eventlog.h): lines written, suppressed by the per-rule
 	 * rate, failed writes; lost = sum of the workers' events_lost */

@@ -26,9 +26,8 @@ static enum bl_verdict meter(struct bl_worker *w, const struct bl_rt_rule *r, st
 
 enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
 			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
-			       uint32_t slot, uint64_t now, unsigned *reason)
+			       uint64_t now, unsigned *reason)
 {
-	bl_verdict_count(w->seam.ctr, slot, rte_pktmbuf_pkt_len(m));
 	switch (action) {
 	case BL_RT_ALLOW: return BL_VERDICT_PASS;
 	case BL_RT_REJECT:

@@ -31,12 +31,6 @@ enum bl_verdict {
 	BL_VERDICT_DROP,
 };
 
-/* Packets and bytes of one rule on one worker. */
-struct bl_rule_ctr {
-	uint64_t packets;
-	uint64_t bytes;
-};
-
 struct rte_rcu_qsbr;
 
 /* The worker's view of the policy; set up by the control side. */
@@ -50,10 +44,9 @@ struct bl_worker;
 struct rte_mbuf;
 
 /*
- * One packet of `bytes` to slot `slot` of a seam's counters `ctr`
- * (bl_verdict_act() and the worker's allowed-flow fast paths all count
- * through here). A caller counting a burst reads the seam's pointer once:
- * the counters' stores may alias it.
+ * One packet of `bytes` to slot `slot` of a seam's counters `ctr`: a packet
+ * with no flow to count it, or an ICMP error judged apart from its own flow
+ * (the packets of flows count through their flow: bl_flow_settle()).
  */
 static inline void bl_verdict_count(struct bl_rule_ctr *ctr, uint32_t slot, uint32_t bytes)
 {
@@ -63,13 +56,13 @@ static inline void bl_verdict_count(struct bl_rule_ctr *ctr, uint32_t slot, uint
 
 /*
  * Act on decision (action, rule) of policy `rt` for packet `m` of flow `e`
- * (NULL when untracked): count it to the rule's counter `slot`
- * (bl_rt_result_slot(), or the flow's cached copy), charge meters, build
- * reject replies. Returns PASS or DROP; on DROP *reason is the drop reason.
+ * (NULL when untracked): charge meters, build reject replies (the caller
+ * counts the packet to its rule). Returns PASS or DROP; on DROP *reason is
+ * the drop reason.
  */
 enum bl_verdict bl_verdict_act(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
 			       const struct bl_flow_entry *e, uint8_t action, uint16_t rule,
-			       uint32_t slot, uint64_t now, unsigned *reason);
+			       uint64_t now, unsigned *reason);
 
 /* What an ICMP error that quotes a flow does when that flow was judged
  * `action`: the flow's fate (errors are never rejected nor metered). */

@@ -384,16 +384,36 @@ static const struct bl_flow_entry *quoted_flow(struct bl_worker *w, const struct
 }
 
 /*
- * The fate of one IP packet of flow `e` (NULL: untracked): an ICMP error
- * follows the flow it quotes when this worker has it; otherwise the
- * policy's decision `r` (NULL: the flow's cached verdict of this
+ * This burst's packets of flow `e` among `n` from the one judged on, all
+ * accounted to it already (bl_flow_judge()).
+ */
+static void burst_tail(struct rte_mbuf *const *pkts, struct bl_flow_entry *const *ents, unsigned n,
+		       const struct bl_flow_entry *e, uint32_t *tail_pkts, uint64_t *tail_bytes)
+{
+	*tail_pkts = 0;
+	*tail_bytes = 0;
+	for (unsigned j = 0; j < n; j++)
+		if (ents[j] == e) {
+			++*tail_pkts;
+			*tail_bytes += rte_pktmbuf_pkt_len(pkts[j]);
+		}
+}
+
+/*
+ * The fate of one IP packet, pkts[0], of flow `e` (NULL: untracked): an
+ * ICMP error follows the flow it quotes when this worker has it; otherwise
+ * the policy's decision `r` (NULL: the flow's cached verdict of this
  * generation), kept in the flow (not for ICMP errors: one error flow
  * carries errors about many flows), then acted on by the verdict seam.
+ * pkts[] and ents[] are the rest of the burst (n packets, ents[j] the flow
+ * of pkts[j] or NULL), for a flow judged again (burst_tail()).
  */
-static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struct rte_mbuf *m,
-			      struct bl_flow_entry *e, const struct bl_rt_result *r,
+static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt,
+			      struct rte_mbuf *const *pkts, struct bl_flow_entry *const *ents,
+			      unsigned n, struct bl_flow_entry *e, const struct bl_rt_result *r,
 			      const struct bl_flow_key *key, uint64_t now, unsigned *reason)
 {
+	struct rte_mbuf *m = pkts[0];
 	const struct bl_pkt *p = pkt_of(m);
 	bool quote = p->flags & BL_PKT_HAS_QUOTE;
 	uint32_t log_slot = BL_EV_NO_RULE, rule_slot, gen;
@@ -409,6 +429,8 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 		gen = qe->verdict_gen;
 		rule_slot = gen == rt->gen ? bl_rt_result_slot(rt, qe->rule_id) : BL_EV_NO_RULE;
 		ev_reason = BL_REASON_QUOTE;
+		if (e)
+			bl_flow_uncount(e, rte_pktmbuf_pkt_len(m));
 		goto out_event;
 	}
 	/* an earlier packet of this burst already judged the flow: it decides */
@@ -419,8 +441,17 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 		rule = r->rule;
 		gen = r->gen;
 		rule_slot = bl_rt_result_slot(rt, rule);
-		if (e && !quote)
-			bl_flow_verdict_set(e, action, gen, rule, rule_slot);
+		if (e && !quote) {
+			uint32_t tail_pkts = 0;
+			uint64_t tail_bytes = 0;
+
+			/* judged again (a new generation): its packets before
+			 * this burst's count to its old rule */
+			if (e->verdict != BL_FLOW_VERDICT_NONE)
+				burst_tail(pkts, ents, n, e, &tail_pkts, &tail_bytes);
+			bl_flow_judge(w->flows, e, action, gen, rule, rule_slot, tail_pkts,
+				      tail_bytes);
+		}
 		if (r->log_rule != BL_RT_RULE_NONE) {
 			struct bl_rule_ctr *c = &w->seam.ctr[rt->rules[r->log_rule].slot];
 
@@ -441,7 +472,14 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt, struc
 		gen = e->verdict_gen;
 		rule_slot = e->rule_slot;
 	}
-	v = bl_verdict_act(w, rt, m, e, action, rule, rule_slot, now, reason);
+	/* a flow's packet counts to its rule through the flow; a packet with
+	 * no flow, or an ICMP error judged apart from its own flow, here */
+	if (!e || quote) {
+		bl_verdict_count(w->seam.ctr, rule_slot, rte_pktmbuf_pkt_len(m));
+		if (e)
+			bl_flow_uncount(e, rte_pktmbuf_pkt_len(m));
+	}
+	v = bl_verdict_act(w, rt, m, e, action, rule, now, reason);
 	/* without a policy, `default_ip: drop` keeps its old counter */
 	if (v == BL_VERDICT_DROP && !rt->has_policy)
 		*reason = BL_DROP_VERDICT;
@@ -465,15 +503,15 @@ enum plan {
 /*
  * Most packets: of a flow this generation allowed (its verdict cached, so
  * not classified), no first fragment, no per-packet events. What decide()
- * would do for such a packet, done without it: count and forward. Returns
- * false, having done nothing, for any other packet.
+ * would do for such a packet, done without it: forward (it counts to its
+ * rule through its flow). Returns false, having done nothing, for any
+ * other packet.
  */
 static inline bool allowed_forward(struct bl_worker *w, struct rte_mbuf *m,
-				   const struct bl_flow_entry *e, bool frag_first, uint32_t bytes)
+				   const struct bl_flow_entry *e, bool frag_first)
 {
 	if (e->verdict != BL_RT_ALLOW || frag_first || w->events_all)
 		return false;
-	bl_verdict_count(w->seam.ctr, e->rule_slot, bytes);
 	forward(w, m);
 	return true;
 }
@@ -557,9 +595,6 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		struct bl_flow_entry *e = NULL;
 		bool quote = p->flags & BL_PKT_HAS_QUOTE;
 
-		/* the rule counter a few packets ahead (its entry is in cache) */
-		if (i + 4 < n && kidx[i + 4] != UINT32_MAX && kfo[kidx[i + 4]] == BL_FLOW_TRACKED)
-			rte_prefetch0(&w->seam.ctr[entries[kidx[i + 4]]->rule_slot]);
 		qidx[i] = UINT8_MAX;
 		fos[i] = BL_FLOW_PASS_UNTRACKED;
 		ents[i] = NULL;
@@ -578,8 +613,7 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		}
 		if (fos[i] == BL_FLOW_TRACKED && !quote && e->verdict != BL_FLOW_VERDICT_NONE &&
 		    e->verdict_gen == rt->gen) {
-			if (likely(in_order &&
-				   allowed_forward(w, m, e, is_frag_first[i], kbytes[kidx[i]])))
+			if (likely(in_order && allowed_forward(w, m, e, is_frag_first[i])))
 				first = i + 1;
 			else
 				in_order = false;
@@ -654,7 +688,7 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 		e = ents[i];
 		/* not classified: its flow's verdict of this generation stands */
 		if (qidx[i] == UINT8_MAX && fo == BL_FLOW_TRACKED &&
-		    allowed_forward(w, m, e, is_frag_first[i], rte_pktmbuf_pkt_len(m)))
+		    allowed_forward(w, m, e, is_frag_first[i]))
 			continue;
 		if (fo == BL_FLOW_DROP_MIDSTREAM || fo == BL_FLOW_DROP_FULL) {
 			v = BL_VERDICT_DROP;
@@ -664,7 +698,8 @@ static void judge(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint6
 				event(w, p, kidx[i] != UINT32_MAX ? BL_EV_FLOW : BL_EV_NOFLOW,
 				      kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, v, reason);
 		} else {
-			v = decide(w, rt, m, fo == BL_FLOW_TRACKED ? e : NULL,
+			v = decide(w, rt, pkts + i, ents + i, n - i,
+				   fo == BL_FLOW_TRACKED ? e : NULL,
 				   qidx[i] != UINT8_MAX ? &res[qidx[i]] : NULL,
 				   kidx[i] != UINT32_MAX ? &keys[kidx[i]] : NULL, now, &reason);
 		}
@@ -714,8 +749,6 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 {
 	struct rte_mbuf **pkts = a->pkts, *fwd[BL_BURST];
 	struct bl_flow_key *keys = a->keys;
-	/* read once: the counters' stores below may alias them */
-	struct bl_rule_ctr *ctr = w->seam.ctr;
 	const bool events_all = w->events_all;
 	uint8_t taken[BL_BURST];
 	const struct bl_rt *rt;
@@ -730,12 +763,8 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 	rt = __atomic_load_n(w->seam.rt, __ATOMIC_ACQUIRE);
 	nt = bl_flow_express_burst(w->flows, keys, a->bytes, nk, now, BL_RT_ALLOW, rt->gen,
 				   a->slots ? a->cand : NULL, ents, taken);
-	/* rule counters: one line per rule, requested for the whole burst
-	 * first (with thousands of rules they are not in L1; perf put half
-	 * of this function's time on the counter's load without it) */
-	for (unsigned i = 0; i < nk; i++)
-		if (taken[i])
-			rte_prefetch0(&ctr[ents[i]->rule_slot]);
+	/* a taken packet counts to its rule through its flow (bl_flow_settle()):
+	 * no rule counter is touched here */
 	for (unsigned i = 0; i < nk; i++) {
 		const struct bl_flow_entry *e = ents[i];
 
@@ -749,7 +778,6 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 			continue;
 		}
 		fwd[nf++] = pkts[i];
-		bl_verdict_count(ctr, e->rule_slot, a->bytes[i]);
 		/* --verdicts: the event decide() records for such a packet */
 		if (unlikely(events_all))
 			event_full(w, BL_L2_IP, BL_EV_FLOW, &keys[i], BL_VERDICT_PASS,
@@ -1030,6 +1058,45 @@ static void expire(struct bl_worker *w, struct expiry *x, uint64_t now, bool idl
 }
 
 /*
+ * Slots settled per loop for a reader (bl_worker_settle()): a slice costs
+ * about what a burst does when busy; an idle loop takes more.
+ */
+#define SETTLE_SLICE_BUSY 256
+#define SETTLE_SLICE_IDLE 8192
+
+/* One slice of a settle pass when a reader asked for one. */
+static void settle_step(struct bl_worker *w, bool idle)
+{
+	uint32_t req = __atomic_load_n(&w->settle_req, __ATOMIC_RELAXED);
+
+	if (likely(req == w->settle_done))
+		return;
+	if (w->settle_pos == 0)
+		w->settle_want = req; /* a pass starts: it serves what was asked so far */
+	w->settle_pos = bl_flow_settle_slots(w->flows, w->settle_pos,
+					     idle ? SETTLE_SLICE_IDLE : SETTLE_SLICE_BUSY);
+	/* release: the counters settled by the pass before the news */
+	if (w->settle_pos == 0)
+		__atomic_store_n(&w->settle_done, w->settle_want, __ATOMIC_RELEASE);
+}
+
+bool bl_worker_settle(struct bl_worker *w, unsigned timeout_ms)
+{
+	uint32_t req = __atomic_add_fetch(&w->settle_req, 1, __ATOMIC_RELAXED);
+	uint64_t end = rte_get_timer_cycles() + rte_get_timer_hz() * timeout_ms / 1000;
+
+	/* acquire: pairs with the worker's release stores */
+	while (__atomic_load_n(&w->running, __ATOMIC_ACQUIRE)) {
+		if ((int32_t)(__atomic_load_n(&w->settle_done, __ATOMIC_ACQUIRE) - req) >= 0)
+			return true;
+		if (rte_get_timer_cycles() > end)
+			return false;
+		rte_delay_us_sleep(50);
+	}
+	return true;
+}
+
+/*
  * Run until the main lcore raises stop_rx, then drain: once every worker
  * has polled its last burst (rx_stopped == n_workers, read with acquire
  * after their release increments), nothing new can enter a ring, so one
@@ -1048,6 +1115,7 @@ int bl_worker_main(void *arg)
 	/* registered by the control side before launch; online: the control
 	 * side's grace periods now wait for this worker */
 	rte_rcu_qsbr_thread_online(w->seam.qsv, w->id);
+	__atomic_store_n(&w->running, true, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&w->ctl->stop_rx, __ATOMIC_ACQUIRE)) {
 		now = rte_rdtsc();
 		rx = w->stats.rx;
@@ -1058,6 +1126,7 @@ int bl_worker_main(void *arg)
 			lane_run(w, w->held, now);
 		tx_flush_all(w);
 		expire(w, &x, now, rx == 0);
+		settle_step(w, rx == 0);
 		/* quiescent: no policy object read in this loop is used after
 		 * this point (the call has release semantics) */
 		rte_rcu_qsbr_quiescent(w->seam.qsv, w->id);
@@ -1076,6 +1145,10 @@ int bl_worker_main(void *arg)
 		if (!got)
 			rte_pause();
 	}
+	/* every flow settled: the final counters hold every packet */
+	bl_flow_settle_slots(w->flows, 0, UINT32_MAX);
+	/* release: that before readers stop waiting */
+	__atomic_store_n(&w->running, false, __ATOMIC_RELEASE);
 	/* offline: grace periods stop waiting for this worker */
 	rte_rcu_qsbr_thread_offline(w->seam.qsv, w->id);
 	return 0;

@@ -140,6 +140,14 @@ struct bl_worker {
 	struct rte_mbuf *gen_buf[2][BL_GEN_BUF];
 	struct bl_meter_stats meter_stats; /* outcomes of bl_meter_charge() */
 	struct bl_worker_stats stats;
+	/* Rule counters settled for readers (bl_worker_settle()): a reader
+	 * adds a request, the worker settles its whole flow table in slices
+	 * between bursts and then publishes the requests it served. */
+	uint32_t settle_req;  /* readers: requests made (atomic) */
+	uint32_t settle_done; /* worker: requests served (release) */
+	uint32_t settle_want; /* worker: what the pass under way serves */
+	uint32_t settle_pos;  /* worker: next slot of that pass (0: none) */
+	bool running;	      /* worker: in its loop; cleared after its last settle */
 } __attribute__((aligned(64)));
 
 /* Bytes of mbuf private area the worker needs (the parse record). */
@@ -162,6 +170,16 @@ extern const uint8_t bl_sym_rss_key[40];
  */
 void bl_worker_reject(struct bl_worker *w, struct rte_mbuf *m, const struct bl_flow_entry *e,
 		      uint64_t now);
+
+/*
+ * For a reader of the rule counters (any thread but the worker's): have
+ * worker `w` settle every flow (bl_flow_settle()), so that its counters
+ * hold every packet its flows were accounted before the call. Waits at
+ * most `timeout_ms`; returns false if the worker did not finish in that
+ * time (its counters then lag by at most one expiry sweep, a second). A
+ * worker not running needs nothing: it settled all before it stopped.
+ */
+bool bl_worker_settle(struct bl_worker *w, unsigned timeout_ms);
 
 /* The lcore entry point: arg is a struct bl_worker. Returns 0. */
 int bl_worker_main(void *arg);

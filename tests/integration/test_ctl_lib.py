@@ -24,7 +24,11 @@ def blctl_exe():
 class Daemon:
     """`brightline run` in the background; stop() ends it with SIGTERM."""
 
-    def __init__(self, wd, prefix, frames=(), policy=None, cfg="", duration=120):
+    def __init__(self, wd, prefix, frames=(), policy=None, cfg="", duration=120, ports=None,
+                 args=()):
+        """`ports`: the (inside, outside) device strings ("%(rx)s": the
+        frames' pcap), else net_pcap on that pcap in and an empty one out;
+        `args`: more of `brightline run`'s options."""
         self.wd, self.sock = wd, wd("ctl.sock")
         write_pcap(wd("in-rx.pcap"), list(frames))
         write_pcap(wd("out-rx.pcap"), [])
@@ -34,6 +38,9 @@ class Daemon:
                "--duration", str(duration),
                "--inside", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (wd("in-rx.pcap"), wd("in-tx.pcap")),
                "--outside", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (wd("out-rx.pcap"), wd("out-tx.pcap"))]
+        if ports:
+            cmd[-3], cmd[-1] = ports[0] % {"rx": wd("in-rx.pcap")}, ports[1]
+        cmd += list(args)
         if policy:
             cmd += ["--policy", policy]
         self.log = open(wd("daemon-%d.log" % time.monotonic_ns()), "w+")

@@ -357,6 +357,127 @@ Test(flow, tcp_rst_closes)
 	bl_flow_free(t);
 }
 
+/* One packet of `bytes` through key, lookup and update. */
+static void step_bytes(struct bl_flow_table *t, const struct bl_pkt *p, uint32_t bytes,
+		       uint64_t now, struct bl_flow_entry **e)
+{
+	struct bl_flow_key k;
+
+	cr_assert_eq(bl_flow_key_build(p, &k), 0);
+	bl_flow_lookup_burst(t, &k, 1, now, e);
+	cr_assert_eq(bl_flow_update(t, &k, e, bytes, now), BL_FLOW_TRACKED);
+}
+
+static void rule_eq(const struct bl_rule_ctr *rc, unsigned slot, uint64_t packets, uint64_t bytes,
+		    const char *what)
+{
+	cr_assert_eq(rc[slot].packets, packets, "%s: slot %u has %lu packets, want %lu", what, slot,
+		     rc[slot].packets, packets);
+	cr_assert_eq(rc[slot].bytes, bytes, "%s: slot %u has %lu bytes, want %lu", what, slot,
+		     rc[slot].bytes, bytes);
+}
+
+/*
+ * Rule counters folded from the flows' own counts (bl_flow_settle()): a
+ * flow's packets reach its rule's counter when it is settled (a pass, a
+ * delete, a reopen, a judgement by a new generation), each packet exactly
+ * once and to the rule that judged it; a flow without a verdict and an
+ * uncounted packet count nowhere; the modular settled mark holds past
+ * 2^32 packets' worth of bytes.
+ */
+Test(flow, rule_counters_fold_from_flows)
+{
+	struct bl_flow_table *t = table(64, BL_FLOW_MIDSTREAM_TRACK, BL_FLOW_FULL_DROP_NEW);
+	struct bl_pkt a = pkt4(UDP, 1, 1000, 2, 53, 0), a_back = pkt4(UDP, 2, 53, 1, 1000, 0);
+	struct bl_pkt b = pkt4(UDP, 3, 1000, 4, 53, 0), big = pkt4(UDP, 7, 7, 8, 8, 0);
+	struct bl_pkt c2s = pkt4(TCP, 5, 4000, 6, 80, SYN),
+		      s2c = pkt4(TCP, 6, 80, 5, 4000, SYN | ACK);
+	struct bl_rule_ctr rc[8];
+	struct bl_flow_entry *ea, *eb, *et, *eg;
+	uint64_t total = 0;
+
+	memset(rc, 0, sizeof(rc));
+	bl_flow_set_rule_counters(t, rc);
+
+	/* a new flow: its burst's packets count to the rule that judges it */
+	step_bytes(t, &a, 100, 1, &ea);
+	step_bytes(t, &a_back, 60, 1, &ea);
+	bl_flow_judge(t, ea, 1, 1, 10, 3, 2, 160);
+	step_bytes(t, &a, 100, 2, &ea);
+	rule_eq(rc, 3, 0, 0, "before any settle");
+	cr_assert_eq(bl_flow_settle_slots(t, 0, UINT32_MAX), 0, "a whole pass");
+	rule_eq(rc, 3, 3, 260, "settled");
+	cr_assert_eq(bl_flow_settle_slots(t, 0, UINT32_MAX), 0);
+	rule_eq(rc, 3, 3, 260, "settled twice");
+
+	/* without a verdict a flow counts nowhere, even judged later */
+	step_bytes(t, &b, 50, 3, &eb);
+	step_bytes(t, &b, 50, 3, &eb);
+	bl_flow_settle(t, eb);
+	step_bytes(t, &b, 50, 4, &eb);
+	bl_flow_judge(t, eb, 1, 1, 11, 4, 1, 50);
+	bl_flow_settle(t, eb);
+	rule_eq(rc, 4, 1, 50, "judged after a settle");
+
+	/* judged again (a new generation) with three of this burst's packets
+	 * accounted: the two before the burst to the old rule */
+	step_bytes(t, &a, 100, 5, &ea);
+	step_bytes(t, &a, 100, 5, &ea);
+	step_bytes(t, &a, 10, 6, &ea);
+	step_bytes(t, &a_back, 20, 6, &ea);
+	step_bytes(t, &a, 30, 6, &ea);
+	bl_flow_judge(t, ea, 1, 2, 12, 5, 3, 60);
+	rule_eq(rc, 3, 5, 460, "the old rule, at the judgement");
+	bl_flow_settle_slots(t, 0, 10);
+	rule_eq(rc, 5, 3, 60, "the new rule");
+
+	/* an uncounted packet (an ICMP error judged apart) */
+	step_bytes(t, &a, 999, 7, &ea);
+	bl_flow_uncount(ea, 999);
+	bl_flow_settle(t, ea);
+	rule_eq(rc, 5, 3, 60, "uncounted");
+
+	/* a delete settles (a removal; the expiry sweep settles what it visits) */
+	step_bytes(t, &a, 70, 8, &ea);
+	cr_assert_eq(bl_flow_remove(t, ea), 0);
+	rule_eq(rc, 5, 4, 130, "settled by the delete");
+	step_bytes(t, &b, 80, 8, &eb);
+	cr_assert_eq(bl_flow_expire(t, 8 + SEC(30) + 1, 1000), 1, "the other UDP flow expires");
+	rule_eq(rc, 4, 2, 130, "settled by the expiry");
+
+	/* a reopen settles to the rule before it; the new SYN to the next */
+	step_bytes(t, &c2s, 40, 10, &et);
+	step_bytes(t, &s2c, 40, 10, &et);
+	bl_flow_judge(t, et, 1, 2, 13, 6, 2, 80);
+	s2c.l3[0].tcp_flags = RST;
+	step_bytes(t, &s2c, 40, 11, &et);
+	cr_assert_eq(et->state, BL_FLOW_CLOSED);
+	step_bytes(t, &c2s, 40, 12, &et);
+	cr_assert_eq(et->verdict, BL_FLOW_VERDICT_NONE, "reopened");
+	rule_eq(rc, 6, 3, 120, "settled by the reopen");
+	bl_flow_judge(t, et, 1, 2, 14, 7, 1, 40);
+	bl_flow_settle_slots(t, 0, UINT32_MAX);
+	rule_eq(rc, 7, 1, 40, "the reopened flow's rule");
+
+	/* bytes past the 40-bit settled mark: 300 packets of 4 GB - 1 */
+	step_bytes(t, &big, 1, 13, &eg);
+	bl_flow_judge(t, eg, 1, 2, 15, 2, 1, 1);
+	for (unsigned i = 0; i < 300; i++) {
+		step_bytes(t, &big, UINT32_MAX, 13, &eg);
+		if (i % 100 == 99)
+			bl_flow_settle(t, eg);
+	}
+	bl_flow_settle(t, eg);
+	rule_eq(rc, 2, 301, 1 + 300 * (uint64_t)UINT32_MAX, "past 2^40 bytes");
+	cr_assert_gt(rc[2].bytes, UINT64_C(1) << 40);
+
+	/* nothing else anywhere: 5 + 2 + 4 + 3 + 1 + 301 */
+	for (unsigned i = 0; i < RTE_DIM(rc); i++)
+		total += rc[i].packets;
+	cr_assert_eq(total, 316);
+	bl_flow_free(t);
+}
+
 struct ms_case {
 	enum bl_flow_midstream policy;
 	uint8_t flags;
