@@ -360,6 +360,8 @@ int bl_prom_write(const json_t *stats, FILE *out)
 		  "Generation of the published policy." },
 		{ "tsc_hz", "brightline_tsc_hz", "gauge",
 		  "TSC frequency: stage cycles per second." },
+		{ "rules_settled", "brightline_rules_settled", "gauge",
+		  "1 when every worker settled its flows into the rule counters for this read." },
 	};
 
 	if (!json_is_object(stats))

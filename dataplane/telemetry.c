@@ -242,6 +242,7 @@ static int cb_rules(const char *cmd __rte_unused, const char *params, struct rte
 		rte_tel_data_start_dict(d);
 		add_u64(d, "packets", s->rules[i].packets);
 		add_u64(d, "bytes", s->rules[i].bytes);
+		add_u64(d, "settled", !s->rules_lag);
 		goto out_put;
 	}
 	names = rte_tel_data_alloc();
@@ -266,6 +267,7 @@ static int cb_rules(const char *cmd __rte_unused, const char *params, struct rte
 	rte_tel_data_add_dict_container(d, "names", names, 0);
 	rte_tel_data_add_dict_container(d, "packets", pkts, 0);
 	rte_tel_data_add_dict_container(d, "bytes", bytes, 0);
+	add_u64(d, "settled", !s->rules_lag);
 out_put:
 	put(s);
 	return rc;

@@ -258,7 +258,8 @@ event_log: {path: %s, rate: 1000, burst: 1000}
             c.eq("rule names", rules.get("names"), ["default", "udp9-drop", "echo-log"])
             if rules.get("names"):
                 c.eq("rule packets", dict(zip(rules["names"], rules["packets"]))["udp9-drop"], 15)
-            c.eq("one rule", udp9, {"packets": 15, "bytes": 15 * 74})
+            c.eq("one rule", udp9, {"packets": 15, "bytes": 15 * 74, "settled": 1})
+            c.eq("rules settled", rules.get("settled"), 1)
             c.eq("policy generation", policy.get("generation"), 1)
             c.true("policy sha256", re.match(r"^[0-9a-f]{64}$", policy.get("sha256", "")))
         else:

@@ -33,7 +33,7 @@ static const char *const STATS =
 	" \"drops\": {\"policy_drop\": 3, \"trunc_ipv4\": 0, \"frag_drop_timeout\": 2},"
 	" \"rules\": {\"smtp-drop\": {\"packets\": 3, \"bytes\": 180}, \"default\": {\"packets\": 9, \"bytes\": 900},"
 	"   \"we\\\"ird\\\\na\\nme\": {\"packets\": 1, \"bytes\": 2}},"
-	" \"policy_generation\": 4, \"tsc_hz\": 2000000000,"
+	" \"policy_generation\": 4, \"tsc_hz\": 2000000000, \"rules_settled\": true,"
 	" \"totals\": {\"rx\": 12, \"tx\": 7, \"dropped\": 5, \"held\": 0, \"in_rings\": 0,"
 	"   \"generated\": 1, \"balanced\": true},"
 	" \"events\": {\"written\": 6, \"suppressed\": 2, \"lost\": 2, \"write_errors\": 0}}";
@@ -98,6 +98,7 @@ Test(prom, samples_with_labels)
 		"brightline_events_lost_total 2",
 		"brightline_policy_generation 4",
 		"brightline_tsc_hz 2000000000",
+		"brightline_rules_settled 1",
 		"# TYPE brightline_rx_packets_total counter",
 		"# TYPE brightline_worker_flows gauge",
 		"# TYPE brightline_policy_generation gauge",
