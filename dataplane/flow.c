@@ -542,19 +542,6 @@ static inline void entry_prefetch(const struct bl_flow_entry *e, const struct bl
 }
 
 /*
- * Clear a flow's state for a new connection, keeping what identifies it:
- * its key (both copies) and hash.
- */
-static inline void entry_clear(struct bl_flow_entry *e)
-{
-	memset(e, 0, offsetof(struct bl_flow_entry, ck_w));
-	e->rule_id = 0;
-	e->tclass = 0;
-	e->settled_pkts = 0;
-	memset(e->settled_bytes, 0, sizeof(e->settled_bytes));
-}
-
-/*
  * Rule counters from the flows' counts (flow.h, bl_flow_set_rule_counters()).
  * The settled mark is modular: 2^32 packets and 2^40 bytes (1 TB) between
  * two settles of one flow, where the expiry sweep settles every live flow
@@ -572,6 +559,25 @@ static inline uint64_t settled_bytes(const struct bl_flow_entry *e)
 	return v;
 }
 
+static inline void settled_set(struct bl_flow_entry *e, uint32_t pkts, uint64_t bytes)
+{
+	e->settled_pkts = pkts;
+	for (unsigned i = 0; i < sizeof(e->settled_bytes); i++)
+		e->settled_bytes[i] = (uint8_t)(bytes >> (8 * i));
+}
+
+/*
+ * Clear a flow's state for a new connection, keeping what identifies it:
+ * its key (both copies) and hash.
+ */
+static inline void entry_clear(struct bl_flow_entry *e)
+{
+	memset(e, 0, offsetof(struct bl_flow_entry, ck_w));
+	e->rule_id = 0;
+	e->tclass = 0;
+	settled_set(e, 0, 0);
+}
+
 /* Settle `e` up to its totals (`pkts`, `bytes`): what lies between its
  * mark and them counts to its verdict's rule (none without a verdict). */
 static inline void settle_to(struct bl_flow_table *t, struct bl_flow_entry *e, uint64_t pkts,
@@ -586,9 +592,7 @@ static inline void settle_to(struct bl_flow_table *t, struct bl_flow_entry *e, u
 		t->rule_ctr[e->rule_slot].packets += dp;
 		t->rule_ctr[e->rule_slot].bytes += db;
 	}
-	e->settled_pkts = (uint32_t)pkts;
-	for (unsigned i = 0; i < sizeof(e->settled_bytes); i++)
-		e->settled_bytes[i] = (uint8_t)(bytes >> (8 * i));
+	settled_set(e, (uint32_t)pkts, bytes);
 }
 
 static inline void settle(struct bl_flow_table *t, struct bl_flow_entry *e)
@@ -629,11 +633,7 @@ void bl_flow_judge(struct bl_flow_table *t, struct bl_flow_entry *e, uint8_t ver
 
 void bl_flow_uncount(struct bl_flow_entry *e, uint32_t bytes)
 {
-	uint64_t b = settled_bytes(e) + bytes;
-
-	e->settled_pkts++;
-	for (unsigned i = 0; i < sizeof(e->settled_bytes); i++)
-		e->settled_bytes[i] = (uint8_t)(b >> (8 * i));
+	settled_set(e, e->settled_pkts + 1, settled_bytes(e) + bytes);
 }
 
 /* Slot of `k` among the ways `m` of `b`, or -1. */
