@@ -767,7 +767,19 @@ void bl_daemon_stop(struct bl_daemon *d)
 /* How long a snapshot waits for each worker to settle its flows. */
 #define SNAPSHOT_SETTLE_MS 500
 
+static void snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s, bool settle);
+
 void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
+{
+	snapshot(d, s, true);
+}
+
+void bl_daemon_snapshot_unsettled(const struct bl_daemon *d, struct bl_stats_snapshot *s)
+{
+	snapshot(d, s, false);
+}
+
+static void snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s, bool settle)
 {
 	memset(s, 0, sizeof(*s));
 	s->n_workers = d->n_workers;
@@ -794,7 +806,8 @@ void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s)
 	}
 	/* the rule counters: every flow's packets settled to them first (a
 	 * slice per loop on a busy worker: a few ms for a million flows) */
-	for (unsigned i = 0; i < d->n_workers; i++)
+	s->rules_lag = !settle;
+	for (unsigned i = 0; settle && i < d->n_workers; i++)
 		if (d->w[i] && !bl_worker_settle(d->w[i], SNAPSHOT_SETTLE_MS))
 			s->rules_lag = true;
 	for (unsigned i = 0; i < d->n_workers; i++) {

@@ -102,8 +102,13 @@ void bl_daemon_stop(struct bl_daemon *d);
 /* The meter hooks of a policy build (rate-limit and quota rules). */
 void bl_daemon_meter_ops(struct bl_daemon *d, struct bl_rt_meter_ops *ops);
 
-/* Gather the counters (exact once stopped). */
+/* Gather the counters (exact once stopped), the rule counters with every
+ * worker's flows settled first (worker.h, bl_worker_settle()). */
 void bl_daemon_snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s);
+
+/* The same without the settle pass, for readers of other counters: the
+ * rule counters lag by up to a second (s->rules_lag is set). */
+void bl_daemon_snapshot_unsettled(const struct bl_daemon *d, struct bl_stats_snapshot *s);
 
 /* Close ports (flushing pcap output), free tables, leave the EAL. */
 void bl_daemon_fini(struct bl_daemon *d);

@@ -23,8 +23,10 @@ static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct bl_daemon *tel_d;
 static bool registered;
 
-/* A snapshot of the daemon's counters (free with put()), or NULL. */
-static struct bl_stats_snapshot *take(void)
+/* A snapshot of the daemon's counters (free with put()), or NULL; the rule
+ * counters settled only when `rules` (daemon.h): a settle pass costs the
+ * workers a little, and the other commands do not show them. */
+static struct bl_stats_snapshot *take(bool rules)
 {
 	struct bl_stats_snapshot *s = malloc(sizeof(*s));
 
@@ -37,7 +39,10 @@ static struct bl_stats_snapshot *take(void)
 		return NULL;
 	}
 	pthread_mutex_lock(&tel_d->obs_lock);
-	bl_daemon_snapshot(tel_d, s);
+	if (rules)
+		bl_daemon_snapshot(tel_d, s);
+	else
+		bl_daemon_snapshot_unsettled(tel_d, s);
 	pthread_mutex_unlock(&tel_d->obs_lock);
 	pthread_mutex_unlock(&tel_lock);
 	return s;
@@ -59,7 +64,7 @@ static void add_u64(struct rte_tel_data *d, const char *name, uint64_t v)
 static int cb_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 		    struct rte_tel_data *d)
 {
-	struct bl_stats_snapshot *s = take();
+	struct bl_stats_snapshot *s = take(false);
 	struct bl_stats_totals t;
 	uint64_t flows = 0, lost = 0;
 
@@ -113,7 +118,7 @@ static int cb_ports(const char *cmd __rte_unused, const char *params, struct rte
 
 	if (params && *params && strcmp(params, "inside") && strcmp(params, "outside"))
 		return -EINVAL;
-	s = take();
+	s = take(false);
 	if (!s)
 		return -ENODEV;
 	if (params && *params) {
@@ -160,7 +165,7 @@ static void worker_dict(struct rte_tel_data *d, const struct bl_stats_snapshot *
 
 static int cb_workers(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
-	struct bl_stats_snapshot *s = take();
+	struct bl_stats_snapshot *s = take(false);
 	int rc = 0;
 
 	if (!s)
@@ -197,7 +202,7 @@ out_put:
 static int cb_drops(const char *cmd __rte_unused, const char *params __rte_unused,
 		    struct rte_tel_data *d)
 {
-	struct bl_stats_snapshot *s = take();
+	struct bl_stats_snapshot *s = take(false);
 	struct bl_stats_totals t;
 	char name[64];
 
@@ -225,7 +230,7 @@ static int cb_drops(const char *cmd __rte_unused, const char *params __rte_unuse
 static int cb_rules(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	struct rte_tel_data *names, *pkts, *bytes;
-	struct bl_stats_snapshot *s = take();
+	struct bl_stats_snapshot *s = take(true);
 	int rc = 0;
 
 	if (!s)
