@@ -622,6 +622,10 @@ static int stats(const struct blctl *c, int argc, char **argv)
 	printf("%-32s %14s %16s\n", "rule", "packets", "bytes");
 	json_object_foreach(json_object_get(r, "rules"), k, x)
 		printf("%-32s %14lld %16lld\n", k, inum(x, "packets"), inum(x, "bytes"));
+	/* a worker that did not settle its flows in time: say what that means */
+	if (json_is_false(json_object_get(r, "rules_settled")))
+		printf("(rule counters may lag by up to a second: a worker did not settle its "
+		       "flows in time)\n");
 	printf("%-32s %14s\n", "drop reason", "packets");
 	json_object_foreach(json_object_get(r, "drops"), k, x) if (json_integer_value(x))
 		printf("%-32s %14lld\n", k, (long long)json_integer_value(x));
