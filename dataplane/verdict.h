@@ -45,8 +45,9 @@ struct rte_mbuf;
 
 /*
  * One packet of `bytes` to slot `slot` of a seam's counters `ctr`: a packet
- * with no flow to count it, or an ICMP error judged apart from its own flow
- * (the packets of flows count through their flow: bl_flow_settle()).
+ * with no flow to count it, an ICMP error judged apart from its own flow, or
+ * the `log` rule a classification met (the packets of flows count to their
+ * deciding rule through their flow: bl_flow_settle()).
  */
 static inline void bl_verdict_count(struct bl_rule_ctr *ctr, uint32_t slot, uint32_t bytes)
 {

@@ -453,11 +453,8 @@ static enum bl_verdict decide(struct bl_worker *w, const struct bl_rt *rt,
 				      tail_bytes);
 		}
 		if (r->log_rule != BL_RT_RULE_NONE) {
-			struct bl_rule_ctr *c = &w->seam.ctr[rt->rules[r->log_rule].slot];
-
 			log_slot = rt->rules[r->log_rule].slot;
-			c->packets++;
-			c->bytes += rte_pktmbuf_pkt_len(m);
+			bl_verdict_count(w->seam.ctr, log_slot, rte_pktmbuf_pkt_len(m));
 		}
 		/* the flow's first verdict under this generation: worth an EVE
 		 * record when it drops, rejects or met a `log` rule */
