@@ -88,6 +88,12 @@ static const struct metric meter_metrics[] = {
 	  "Live (subscriber, rule) slots of rate-limit and quota meters." },
 	{ "reclaimed", "brightline_meter_slots_reclaimed_total", "counter",
 	  "Idle meter slots freed for new subscribers." },
+	{ "late_merged", "brightline_meter_late_charges_merged_total", "counter",
+	  "Reclaimed meter slots charged after their idle check, folded into the subscriber's "
+	  "current slot." },
+	{ "late_lost", "brightline_meter_late_charges_lost_total", "counter",
+	  "Reclaimed meter slots charged after their idle check whose charges found the table "
+	  "full." },
 };
 
 void bl_prom_escape(const char *s, FILE *out)

@@ -795,6 +795,7 @@ static void snapshot(const struct bl_daemon *d, struct bl_stats_snapshot *s, boo
 	if (d->meters) {
 		s->meter_slots = bl_meters_count(d->meters);
 		s->meter_reclaimed = bl_meters_reclaimed(d->meters);
+		bl_meters_late(d->meters, &s->meter_late_merged, &s->meter_late_lost);
 	}
 	if (d->eve) {
 		struct bl_eventlog_stats es;

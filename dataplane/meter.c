@@ -95,9 +95,7 @@ static struct meter_slot *slot_get(struct bl_meters *m, const struct bl_meter_ru
 				   const struct bl_meter_sub *sub)
 {
 	struct meter_key k;
-	struct meter_slot *s;
 	hash_sig_t sig;
-	uint32_t st = SLOT_FREE;
 	int pos;
 
 	memset(&k, 0, sizeof(k));
@@ -111,20 +109,8 @@ static struct meter_slot *slot_get(struct bl_meters *m, const struct bl_meter_ru
 		/* new key: rte_hash serialises writers; a concurrent add of the
 		 * same key returns the same position */
 		pos = rte_hash_add_key_with_hash(m->h, &k, sig);
-		if (pos < 0)
-			return NULL;
 	}
-	if (unlikely((uint32_t)pos >= m->nslots))
-		return NULL;
-	s = &m->slots[pos];
-	if (unlikely(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_FREE) &&
-	    __atomic_compare_exchange_n(&s->state, &st, SLOT_CLAIMED, false, __ATOMIC_RELAXED,
-					__ATOMIC_RELAXED)) {
-		s->key = k;
-		/* release: the key copy before the state the saver acquires */
-		__atomic_store_n(&s->state, SLOT_PUBLISHED, __ATOMIC_RELEASE);
-	}
-	return s;
+	return meter_slot_claim(m, pos, &k);
 }
 
 /* The rule's quota mode changed (new policy): the first to notice clears. */

@@ -15,7 +15,9 @@
  * hash at once and the slot is reused after an RCU grace period of the
  * workers (rte_rcu_qsbr), so no worker ever charges a slot that another
  * key took over. A packet charged between the walk's check and the delete
- * is forgotten with the slot (at most one burst per reclaimed slot).
+ * (by a worker that looked the key up before it) is not forgotten: after
+ * the grace period the slot's bucket deficit and quota bytes are folded
+ * into the key's current slot, then the slot is reset.
  *
  * Subscriber. The inside host: for outbound packets (arrived on the inside
  * port) the source address, for inbound ones the destination. IPv4: the
@@ -184,6 +186,14 @@ unsigned bl_meters_reclaim(struct bl_meters *m, struct rte_rcu_qsbr *qsv, uint64
 
 /* Slots reclaimed since the table was created. */
 uint64_t bl_meters_reclaimed(const struct bl_meters *m);
+
+/*
+ * Reclaimed slots that a worker charged after the walk's idle check (it
+ * had looked the key up before the delete): `merged` had those charges
+ * folded into their subscriber's current slot after the grace period,
+ * `lost` found the table full for it (the charges are then forgotten).
+ */
+void bl_meters_late(const struct bl_meters *m, uint64_t *merged, uint64_t *lost);
 
 /* ---- worker side (meter.c) ---- */
 

@@ -423,14 +423,101 @@ static bool slot_idle(const struct bl_meters *m, const struct meter_slot *s, uin
 	return idle;
 }
 
-/* Reset the retired slots and give their positions back to rte_hash. */
-static unsigned free_retired(struct bl_meters *m)
+/*
+ * What retired slot `s` took after the walk found it idle: a worker that
+ * looked its key up before the delete charged it after the check. The
+ * check saw a full bucket and no quota bytes of the current period or
+ * window, so whatever the slot holds now beyond that is such a charge: its
+ * bucket's deficit (TAT past now, GCRA time) and its quota words of the
+ * current period or window. False when there is none. Under m->lock.
+ */
+static bool late_charges(const struct bl_meters *m, const struct meter_slot *s, uint64_t now,
+			 uint64_t *deficit, uint64_t q[BL_METER_QBUCKETS])
+{
+	uint64_t tat = __atomic_load_n(&s->tat, __ATOMIC_RELAXED), t = now << 4;
+	uint16_t tag = 0;
+	unsigned span = 0;
+	bool any, period = slot_period(m, s, meter_epoch(m, now), &tag, &span);
+
+	*deficit = tat > t ? tat - t : 0;
+	any = *deficit != 0;
+	for (unsigned i = 0; i < BL_METER_QBUCKETS; i++) {
+		uint64_t w = __atomic_load_n(&s->q[i], __ATOMIC_RELAXED);
+
+		q[i] = period && QW_BYTES(w) && !word_expired(tag, span, w) ? w : 0;
+		any |= q[i] != 0;
+	}
+	return any;
+}
+
+/*
+ * Fold the late charges of retired slot `old` into the slot its key has
+ * now (a new one when its subscriber has not come back yet), so the
+ * reclaim loses nothing: the deficits of two buckets add, and the quota
+ * bytes join the word of the same period. The new slot may be charged by
+ * workers meanwhile: every word changes by compare-and-swap. Under m->lock.
+ */
+static void merge_late(struct bl_meters *m, const struct meter_slot *old, uint64_t now)
+{
+	uint64_t deficit, q[BL_METER_QBUCKETS], t = now << 4, cur;
+	uint32_t mode = __atomic_load_n(&old->qmode, __ATOMIC_RELAXED), zero = 0;
+	struct meter_slot *n;
+	int pos;
+
+	if (!late_charges(m, old, now, &deficit, q))
+		return;
+	pos = rte_hash_lookup(m->h, &old->key);
+	if (pos < 0)
+		pos = rte_hash_add_key(m->h, &old->key);
+	n = meter_slot_claim(m, pos, &old->key);
+	if (!n) {
+		__atomic_fetch_add(&m->late_lost, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	cur = __atomic_load_n(&n->tat, __ATOMIC_RELAXED);
+	while (deficit && !__atomic_compare_exchange_n(&n->tat, &cur, (cur > t ? cur : t) + deficit,
+						       true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	/* a fresh slot takes the old one's quota mode; another mode (a new
+	 * policy changed the period) would clear the words anyway */
+	if (mode)
+		__atomic_compare_exchange_n(&n->qmode, &zero, mode, false, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+	for (unsigned i = 0;
+	     i < BL_METER_QBUCKETS && mode && __atomic_load_n(&n->qmode, __ATOMIC_RELAXED) == mode;
+	     i++) {
+		if (!q[i])
+			continue;
+		cur = __atomic_load_n(&n->q[i], __ATOMIC_RELAXED);
+		for (;;) {
+			/* the same period adds; an older one (out of the window,
+			 * as the old word is in it) is replaced */
+			uint64_t nw =
+				QW_TAG(cur) == QW_TAG(q[i]) && QW_BYTES(cur)
+					? QW_MAKE(QW_TAG(q[i]), QW_BYTES(cur) + QW_BYTES(q[i]))
+					: q[i];
+
+			if (__atomic_compare_exchange_n(&n->q[i], &cur, nw, true, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+				break;
+		}
+	}
+	__atomic_fetch_add(&m->late_merged, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Reset the retired slots and give their positions back to rte_hash, each
+ * after its late charges went to its key's current slot (merge_late()).
+ */
+static unsigned free_retired(struct bl_meters *m, uint64_t now)
 {
 	unsigned n = m->nretired;
 
+	pthread_mutex_lock(&m->lock);
 	for (unsigned i = 0; i < n; i++) {
 		struct meter_slot *s = &m->slots[m->retired[i]];
 
+		merge_late(m, s, now);
 		memset(&s->key, 0, sizeof(s->key));
 		s->qmode = 0;
 		s->tat = 0;
@@ -440,6 +527,7 @@ static unsigned free_retired(struct bl_meters *m)
 		rte_hash_free_key_with_position(m->h, (int32_t)m->retired[i]);
 		m->marks[m->retired[i]].armed = 0;
 	}
+	pthread_mutex_unlock(&m->lock);
 	m->nretired = 0;
 	__atomic_fetch_add(&m->reclaimed, n, __ATOMIC_RELAXED);
 	return n;
@@ -475,6 +563,8 @@ static void reclaim_walk(struct bl_meters *m, uint64_t now)
 		/* only this thread deletes, so the key still maps here unless a
 		 * load or an old copy says otherwise: check before deleting */
 		key = s->key;
+		if (unlikely(m->walk_hook))
+			m->walk_hook(m->walk_hook_arg, &key);
 		if (rte_hash_lookup(m->h, &key) != (int32_t)pos ||
 		    rte_hash_del_key(m->h, &key) < 0) {
 			k->armed = 0;
@@ -498,7 +588,7 @@ unsigned bl_meters_reclaim(struct bl_meters *m, struct rte_rcu_qsbr *qsv, uint64
 	 * quiescent state since the last was retired (the newest token covers
 	 * the older ones), so none can still hold them */
 	if (m->nretired && rte_rcu_qsbr_check(qsv, m->retired_token, false) == 1)
-		freed = free_retired(m);
+		freed = free_retired(m, now);
 	if (!m->walking) {
 		if (now < m->next_walk)
 			return freed;
@@ -515,6 +605,19 @@ unsigned bl_meters_reclaim(struct bl_meters *m, struct rte_rcu_qsbr *qsv, uint64
 uint64_t bl_meters_reclaimed(const struct bl_meters *m)
 {
 	return m ? __atomic_load_n(&m->reclaimed, __ATOMIC_RELAXED) : 0;
+}
+
+void bl_meters_late(const struct bl_meters *m, uint64_t *merged, uint64_t *lost)
+{
+	*merged = m ? __atomic_load_n(&m->late_merged, __ATOMIC_RELAXED) : 0;
+	*lost = m ? __atomic_load_n(&m->late_lost, __ATOMIC_RELAXED) : 0;
+}
+
+void bl_meters_set_walk_hook(struct bl_meters *m, void (*fn)(void *, const struct meter_key *),
+			     void *arg)
+{
+	m->walk_hook = fn;
+	m->walk_hook_arg = arg;
 }
 
 void bl_meters_tick(struct bl_meters *m, int64_t now_epoch)

@@ -93,6 +93,13 @@ struct bl_meters {
 	uint32_t walk_pos;	/* next slot of the walk under way */
 	bool walking;
 	uint64_t reclaimed; /* read by any thread (relaxed) */
+	/* charges a retired slot took after its idle check, folded into the
+	 * subscriber's current slot, or lost to a full table (relaxed) */
+	uint64_t late_merged, late_lost;
+	/* tests only: called by the walk between a slot's idle check and the
+	 * delete of its key, the window a worker's charge can fall in */
+	void (*walk_hook)(void *arg, const struct meter_key *k);
+	void *walk_hook_arg;
 	/* persistence thread */
 	pthread_t thread;
 	bool thread_up;
@@ -113,6 +120,35 @@ struct bl_meter_rule {
 	uint64_t quota;	     /* bytes per period */
 	uint32_t qmode;	     /* QMODE_CALENDAR | cal, or rolling granularity (s) */
 };
+
+/*
+ * The slot at `pos`, rte_hash's position for key `k`: the first user of a
+ * fresh position claims it and publishes the key copy (the saver reads it
+ * after an acquire load of the state). Workers (slot_get()) and the control
+ * side (late charges of a retired slot) both come through here.
+ */
+static inline struct meter_slot *meter_slot_claim(struct bl_meters *m, int pos,
+						  const struct meter_key *k)
+{
+	struct meter_slot *s;
+	uint32_t st = SLOT_FREE;
+
+	if (pos < 0 || (uint32_t)pos >= m->nslots)
+		return NULL;
+	s = &m->slots[pos];
+	if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == SLOT_FREE &&
+	    __atomic_compare_exchange_n(&s->state, &st, SLOT_CLAIMED, false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED)) {
+		s->key = *k;
+		/* release: the key copy before the state the saver acquires */
+		__atomic_store_n(&s->state, SLOT_PUBLISHED, __ATOMIC_RELEASE);
+	}
+	return s;
+}
+
+/* Tests only: set the walk's hook (struct bl_meters.walk_hook). */
+void bl_meters_set_walk_hook(struct bl_meters *m, void (*fn)(void *, const struct meter_key *),
+			     void *arg);
 
 /* Wall seconds at TSC `now`, from the anchor taken at creation. */
 static inline int64_t meter_epoch(const struct bl_meters *m, uint64_t now)

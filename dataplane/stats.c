@@ -260,8 +260,10 @@ json_t *bl_stats_json(const struct bl_stats_snapshot *s)
 				      (json_int_t)events_lost(s), "write_errors",
 				      (json_int_t)s->event_write_errors));
 	json_object_set_new(root, "meters",
-			    json_pack("{s:I, s:I}", "slots", (json_int_t)s->meter_slots,
-				      "reclaimed", (json_int_t)s->meter_reclaimed));
+			    json_pack("{s:I, s:I, s:I, s:I}", "slots", (json_int_t)s->meter_slots,
+				      "reclaimed", (json_int_t)s->meter_reclaimed, "late_merged",
+				      (json_int_t)s->meter_late_merged, "late_lost",
+				      (json_int_t)s->meter_late_lost));
 out_free:
 	json_decref(drops);
 	json_decref(workers);

@@ -111,9 +111,10 @@ struct bl_stats_snapshot {
 	/* the EVE log (eventlog.h): lines written, suppressed by the per-rule
 	 * rate, failed writes; lost = sum of the workers' events_lost */
 	uint64_t events_written, events_suppressed, event_write_errors;
-	/* the shared meter table: live (subscriber, rule) slots, reclaimed ones */
+	/* the shared meter table: live (subscriber, rule) slots, reclaimed ones,
+	 * and reclaimed ones charged late (bl_meters_late()) */
 	uint32_t meter_slots;
-	uint64_t meter_reclaimed;
+	uint64_t meter_reclaimed, meter_late_merged, meter_late_lost;
 };
 
 /* Free what a snapshot holds besides itself (the rule counters). */

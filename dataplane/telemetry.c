@@ -92,6 +92,8 @@ static int cb_stats(const char *cmd __rte_unused, const char *params __rte_unuse
 	add_u64(d, "event_write_errors", s->event_write_errors);
 	add_u64(d, "meter_slots", s->meter_slots);
 	add_u64(d, "meter_slots_reclaimed", s->meter_reclaimed);
+	add_u64(d, "meter_late_merged", s->meter_late_merged);
+	add_u64(d, "meter_late_lost", s->meter_late_lost);
 	put(s);
 	return 0;
 }

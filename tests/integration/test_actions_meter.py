@@ -111,6 +111,8 @@ with Workdir("actions-meter-reclaim") as wd:
     if c.true("reclaim: stats", st is not None):
         c.eq("reclaim: slots freed", st["meters"]["reclaimed"], 50)
         c.eq("reclaim: no slot left", st["meters"]["slots"], 0)
+        c.eq("reclaim: no packet came after a check", (st["meters"]["late_merged"],
+                                                        st["meters"]["late_lost"]), (0, 0))
         c.eq("reclaim: each charged once", st["workers"][0]["meters"]["rate_pass"], 50)
 
 # quota usage survives a restart (state_dir)

@@ -26,6 +26,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "meter.h"
+#include "meter_int.h"
 #include "parse.h"
 #include "eal_down.h"
 
@@ -76,8 +77,10 @@ static void eal_down(void)
 
 TestSuite(meter, .init = eal_up, .fini = eal_down, .timeout = 60);
 
-/* A table on the fake clock starting at wall time t0. */
-static struct bl_meters *meters(int64_t t0, const char *state_dir, uint32_t max_slots)
+/* A table on the fake clock starting at wall time t0, walking for idle
+ * slots every `reclaim_idle` seconds (0: the default). */
+static struct bl_meters *meters_idle(int64_t t0, const char *state_dir, uint32_t max_slots,
+				     unsigned reclaim_idle)
 {
 	struct bl_meter_config c = {
 		.name = "test_meters",
@@ -88,6 +91,7 @@ static struct bl_meters *meters(int64_t t0, const char *state_dir, uint32_t max_
 		.epoch_base = t0,
 		.state_dir = state_dir,
 		.tsc = clock_fn,
+		.reclaim_idle_s = reclaim_idle,
 	};
 	struct bl_meters *m;
 
@@ -96,6 +100,12 @@ static struct bl_meters *meters(int64_t t0, const char *state_dir, uint32_t max_
 	m = bl_meters_create(&c);
 	cr_assert_not_null(m, "bl_meters_create: %s", strerror(errno));
 	return m;
+}
+
+/* A table on the fake clock starting at wall time t0. */
+static struct bl_meters *meters(int64_t t0, const char *state_dir, uint32_t max_slots)
+{
+	return meters_idle(t0, state_dir, max_slots, 0);
 }
 
 static struct bl_policy_action rate_action(uint64_t bps, uint64_t burst)
@@ -641,6 +651,19 @@ static unsigned state_lines(const char *dir, const char *what)
 	return n;
 }
 
+/* An RCU variable with one reader (thread 0) online, as a worker would be. */
+static struct rte_rcu_qsbr *one_reader(void)
+{
+	struct rte_rcu_qsbr *v =
+		rte_zmalloc("test_qsv", rte_rcu_qsbr_get_memsize(1), RTE_CACHE_LINE_SIZE);
+
+	cr_assert_not_null(v);
+	cr_assert_eq(rte_rcu_qsbr_init(v, 1), 0);
+	cr_assert_eq(rte_rcu_qsbr_thread_register(v, 0), 0);
+	rte_rcu_qsbr_thread_online(v, 0);
+	return v;
+}
+
 /* bl_meters_reclaim() at `now` until its walk is done (a walk takes
  * several calls on a big table); returns the positions freed. */
 static unsigned reclaim(struct bl_meters *m, struct rte_rcu_qsbr *v, uint64_t now)
@@ -663,35 +686,15 @@ Test(meter, idle_slots_are_reclaimed_after_a_grace_period)
 {
 	const int64_t t0 = 1700000000, idle = 10;
 	char *dir = tmpdir();
-	struct bl_meter_config c = {
-		.name = "test_meters",
-		.socket_id = SOCKET_ID_ANY,
-		.max_slots = 16,
-		.tsc_hz = TSC_HZ,
-		.tsc_base = TSC_B,
-		.epoch_base = t0,
-		.state_dir = dir,
-		.tsc = clock_fn,
-		.reclaim_idle_s = idle,
-	};
 	struct bl_policy_action ra = rate_action(8000, 1000), qa = quota_rolling(100000, 3600);
 	struct bl_meter_sub busy = sub4("10.0.0.1"), used = sub4("10.9.9.9"),
 			    late = sub4("10.8.8.8"), next = sub4("10.7.7.7");
 	struct bl_meter_stats st = { 0 };
-	size_t sz = rte_rcu_qsbr_get_memsize(1);
-	struct rte_rcu_qsbr *v = rte_zmalloc("test_qsv", sz, RTE_CACHE_LINE_SIZE);
+	struct rte_rcu_qsbr *v = one_reader();
 	struct bl_meter_rule *r, *q;
-	struct bl_meters *m;
+	struct bl_meters *m = meters_idle(t0, dir, 16, idle);
 	uint32_t full;
 
-	cr_assert_not_null(v);
-	cr_assert_eq(rte_rcu_qsbr_init(v, 1), 0);
-	cr_assert_eq(rte_rcu_qsbr_thread_register(v, 0), 0);
-	rte_rcu_qsbr_thread_online(v, 0);
-	epoch0 = t0;
-	fake_tsc = TSC_B;
-	m = bl_meters_create(&c);
-	cr_assert_not_null(m, "bl_meters_create: %s", strerror(errno));
 	r = rule(m, "rate", &ra);
 	q = rule(m, "quota", &qa);
 
@@ -726,6 +729,12 @@ Test(meter, idle_slots_are_reclaimed_after_a_grace_period)
 	cr_assert_eq(reclaim(m, v, at(t0 + 2 * idle + 4)), full - 2);
 	cr_assert_eq(bl_meters_reclaimed(m), full - 2);
 	cr_assert_eq(bl_meters_count(m), 2, "busy and used keep their slots");
+	{
+		uint64_t merged, lost;
+
+		bl_meters_late(m, &merged, &lost);
+		cr_assert_eq(merged + lost, 0, "nothing was charged after a check");
+	}
 
 	/* room again; the quota usage in its window was kept */
 	cr_assert_eq(bl_meter_charge_sub(r, &late, 100, at(t0 + 2 * idle + 5), &st), BL_METER_PASS);
@@ -753,6 +762,99 @@ Test(meter, idle_slots_are_reclaimed_after_a_grace_period)
 	rte_rcu_qsbr_thread_offline(v, 0);
 	rte_free(v);
 	rmtree(dir);
+}
+
+/* What the walk hook charges: a worker that looked the key up before the
+ * delete and charges it after the idle check. */
+struct late {
+	const struct bl_meter_rule *r, *q;
+	struct bl_meter_sub a, b; /* a: rate subscriber, b: quota subscriber */
+	uint64_t now;
+	unsigned charged;
+	struct bl_meter_stats st;
+};
+
+static void late_charge(void *arg, const struct meter_key *k)
+{
+	struct late *l = arg;
+
+	if (k->rule_id == l->r->id && memcmp(k->addr, l->a.addr, 4) == 0)
+		l->charged +=
+			bl_meter_charge_sub(l->r, &l->a, 1000, l->now, &l->st) == BL_METER_PASS;
+	else if (k->rule_id == l->q->id && memcmp(k->addr, l->b.addr, 4) == 0)
+		l->charged +=
+			bl_meter_charge_sub(l->q, &l->b, 600, l->now, &l->st) == BL_METER_PASS;
+}
+
+/*
+ * A packet charged between the walk's idle check and the delete (its
+ * worker found the key before it went) is not lost with the slot: after
+ * the grace period the slot's quota bytes join the subscriber's new slot
+ * (which a packet of its own made meanwhile) and its bucket's deficit the
+ * subscriber's next bucket, so the rate and the quota hold across the
+ * reclaim. Slots reclaimed with nothing late merge nothing.
+ */
+Test(meter, late_charges_of_a_reclaimed_slot_are_kept)
+{
+	const int64_t t0 = 1700000000, idle = 10;
+	/* 100 bytes a second, a burst of 1000; 1000 bytes in any 24 s */
+	struct bl_policy_action ra = rate_action(800, 1000), qa = quota_rolling(1000, 24);
+	struct bl_meter_sub quiet = sub4("10.5.5.5");
+	struct bl_meter_stats st = { 0 };
+	struct rte_rcu_qsbr *v = one_reader();
+	struct bl_meters *m = meters_idle(t0, NULL, 16, idle);
+	uint64_t merged, lost;
+	struct late l;
+
+	memset(&l, 0, sizeof(l));
+	l.r = rule(m, "rate", &ra);
+	l.q = rule(m, "quota", &qa);
+	l.a = sub4("10.1.1.1");
+	l.b = sub4("10.2.2.2");
+
+	cr_assert_eq(bl_meter_charge_sub(l.r, &l.a, 100, at(t0), &st), BL_METER_PASS);
+	cr_assert_eq(bl_meter_charge_sub(l.q, &l.b, 100, at(t0), &st), BL_METER_PASS);
+	cr_assert_eq(bl_meter_charge_sub(l.r, &quiet, 100, at(t0), &st), BL_METER_PASS);
+	/* walk 1 (bucket refilled, quota out of its window) marks all three;
+	 * walk 2 retires them, and the hook charges a and b in between */
+	reclaim(m, v, at(t0 + 3 * idle));
+	cr_assert_eq(l.charged, 0, "walk 1 only marks");
+	bl_meters_set_walk_hook(m, late_charge, &l);
+	l.now = at(t0 + 4 * idle + 1);
+	reclaim(m, v, l.now);
+	bl_meters_set_walk_hook(m, NULL, NULL);
+	cr_assert_eq(l.charged, 2, "the late charges passed on the old slots");
+	cr_assert_eq(bl_meters_reclaimed(m), 0, "not before the grace period");
+	/* b comes back during the grace period: a new slot, its own 100 bytes */
+	cr_assert_eq(bl_meter_usage(l.q, &l.b, l.now), 0, "b's key went with the walk");
+	cr_assert_eq(bl_meter_charge_sub(l.q, &l.b, 100, l.now, &st), BL_METER_PASS);
+
+	rte_rcu_qsbr_quiescent(v, 0);
+	reclaim(m, v, at(t0 + 4 * idle + 2));
+	cr_assert_eq(bl_meters_reclaimed(m), 3);
+	bl_meters_late(m, &merged, &lost);
+	cr_assert_eq(merged, 2, "a's and b's late charges were merged");
+	cr_assert_eq(lost, 0);
+	/* b: the late 600 bytes and the new 100 count together (1000 allowed) */
+	cr_assert_eq(bl_meter_usage(l.q, &l.b, at(t0 + 4 * idle + 2)), 700);
+	cr_assert_eq(bl_meter_charge_sub(l.q, &l.b, 301, at(t0 + 4 * idle + 2), &st),
+		     BL_METER_DROP);
+	cr_assert_eq(bl_meter_charge_sub(l.q, &l.b, 300, at(t0 + 4 * idle + 2), &st),
+		     BL_METER_PASS);
+	/* a: 1000 bytes a second before, 100 refilled since: room for 100 */
+	cr_assert_eq(bl_meter_charge_sub(l.r, &l.a, 200, at(t0 + 4 * idle + 2), &st),
+		     BL_METER_DROP);
+	cr_assert_eq(bl_meter_charge_sub(l.r, &l.a, 100, at(t0 + 4 * idle + 2), &st),
+		     BL_METER_PASS);
+	/* `quiet` took nothing late: a fresh full bucket */
+	cr_assert_eq(bl_meter_charge_sub(l.r, &quiet, 1000, at(t0 + 4 * idle + 2), &st),
+		     BL_METER_PASS);
+
+	bl_meter_rule_free((struct bl_meter_rule *)l.r);
+	bl_meter_rule_free((struct bl_meter_rule *)l.q);
+	bl_meters_free(m);
+	rte_rcu_qsbr_thread_offline(v, 0);
+	rte_free(v);
 }
 
 /* Without an RCU variable nothing is ever reclaimed (no reader to wait for). */
