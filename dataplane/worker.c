@@ -746,11 +746,11 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 {
 	struct rte_mbuf **pkts = a->pkts, *fwd[BL_BURST];
 	struct bl_flow_key *keys = a->keys;
-	const bool events_all = w->events_all;
+	const bool events_all = w->events_all, any_parsed = a->any_parsed;
 	uint8_t taken[BL_BURST];
 	const struct bl_rt *rt;
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
-	unsigned n = a->n, nk = a->nk, nt, nf = 0, nr = 0;
+	unsigned n = a->n, nk = a->nk, nt, nf = 0, nr = 0, nt_parsed = 0;
 
 	*rest = n;
 	*npre = 0;
@@ -770,11 +770,15 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 			if (nr != i) {
 				keys[nr] = keys[i];
 				ents[nr] = ents[i];
+				a->parsed[nr] = a->parsed[i];
 			}
 			pkts[nr++] = pkts[i];
 			continue;
 		}
 		fwd[nf++] = pkts[i];
+		/* parsed by spread(), where its parse was counted */
+		if (unlikely(any_parsed))
+			nt_parsed += a->parsed[i];
 		/* --verdicts: the event decide() records for such a packet */
 		if (unlikely(events_all))
 			event_full(w, BL_L2_IP, BL_EV_FLOW, &keys[i], BL_VERDICT_PASS,
@@ -791,14 +795,16 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
 			forward(w, fwd[i]);
 	}
 	*npre = nr;
-	for (unsigned i = nk; i < n; i++)
+	for (unsigned i = nk; i < n; i++) {
+		a->parsed[nr] = a->parsed[i];
 		pkts[nr++] = pkts[i];
+	}
 	*rest = nr;
 	if (w->stage_timing) {
 		/* the lane's key counts as parse (lane_key()), the rest as its
 		 * flow stage; the time spent on packets not taken counts too
 		 * (they are counted as packets when the long way judges them) */
-		w->stats.stage_pkts[BL_STAGE_PARSE] += nt;
+		w->stats.stage_pkts[BL_STAGE_PARSE] += nt - nt_parsed;
 		w->stats.stage_cycles[BL_STAGE_FLOW] += rte_rdtsc() - t0;
 		w->stats.stage_pkts[BL_STAGE_FLOW] += nt;
 	}
@@ -808,17 +814,24 @@ static void express(struct bl_worker *w, struct bl_ahead *a, uint64_t now, unsig
  * The long way for packets of this worker: parse, settle the flowless
  * ones, judge the rest. `keys` and `entries` are work arrays of BL_BURST;
  * the first `npre` packets come keyed and looked up by the express lane.
- * A packet parsed before (software distribution) is parsed again, which
- * changes nothing.
+ * `parsed` (NULL: none) marks the packets spread() parsed already (an IP
+ * packet to judge, its record in its private area): they are not parsed
+ * again.
  */
 static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now,
-		     struct bl_flow_key *keys, struct bl_flow_entry **entries, unsigned npre)
+		     struct bl_flow_key *keys, struct bl_flow_entry **entries, unsigned npre,
+		     const uint8_t *parsed)
 {
 	struct rte_mbuf *mine[BL_BURST];
-	unsigned n_mine = 0;
+	unsigned n_mine = 0, n_parsed = n;
 	uint64_t t0 = w->stage_timing ? rte_rdtsc() : 0;
 
 	for (unsigned i = 0; i < n; i++) {
+		if (parsed && parsed[i]) {
+			mine[n_mine++] = pkts[i];
+			n_parsed--;
+			continue;
+		}
 		if (i + 3 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 3], void *));
 		if (parse_one(w, pkts[i]))
@@ -829,7 +842,7 @@ static void dispatch(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, ui
 	}
 	if (w->stage_timing) {
 		w->stats.stage_cycles[BL_STAGE_PARSE] += rte_rdtsc() - t0;
-		w->stats.stage_pkts[BL_STAGE_PARSE] += n;
+		w->stats.stage_pkts[BL_STAGE_PARSE] += n_parsed;
 	}
 	if (n_mine)
 		judge(w, mine, n_mine, now, keys, entries, npre);
@@ -856,6 +869,7 @@ static void lane_key(struct bl_worker *w, struct bl_ahead *a, unsigned n, bool o
 	a->one_port = one_port;
 	a->nk = (uint16_t)bl_flow_key_frames(w->flows, a->pkts, n, a->keys, a->bytes);
 	a->slots = false;
+	a->any_parsed = false;
 	if (w->stage_timing)
 		w->stats.stage_cycles[BL_STAGE_PARSE] += rte_rdtsc() - t0;
 }
@@ -882,8 +896,28 @@ static void lane_run(struct bl_worker *w, struct bl_ahead *a, uint64_t now)
 		return;
 	express(w, a, now, &rest, ents, &npre);
 	if (rest)
-		dispatch(w, a->pkts, rest, now, a->keys, ents, npre);
+		dispatch(w, a->pkts, rest, now, a->keys, ents, npre,
+			 a->any_parsed ? a->parsed : NULL);
 	a->n = 0;
+	a->any_parsed = false;
+}
+
+/*
+ * A packet handed to another worker already parsed travels with bit 0 of
+ * its pointer set (an mbuf is cache-line aligned), so the receiver knows
+ * its private area holds its parse and does not parse it again.
+ */
+static inline struct rte_mbuf *parsed_tag(struct rte_mbuf *m)
+{
+	return (struct rte_mbuf *)((uintptr_t)m | 1);
+}
+
+/* The mbuf of a handed-over pointer; *parsed (when not NULL) its tag. */
+static inline struct rte_mbuf *parsed_untag(struct rte_mbuf *m, uint8_t *parsed)
+{
+	if (parsed)
+		*parsed = (uint8_t)((uintptr_t)m & 1);
+	return (struct rte_mbuf *)((uintptr_t)m & ~(uintptr_t)1);
 }
 
 /*
@@ -896,7 +930,8 @@ static void lane_run(struct bl_worker *w, struct bl_ahead *a, uint64_t now)
  * value for the same pair (key_sym_hash()), so every packet of a flow,
  * whatever its shape, reaches the same worker. This worker's own packets
  * then go through the express lane at once (no lookahead), the receiving
- * workers' through theirs (drain_rings()).
+ * workers' through theirs (drain_rings()); a packet parsed here for its
+ * hash is not parsed again (struct bl_ahead.parsed, parsed_tag()).
  */
 static void spread(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint64_t now)
 {
@@ -919,6 +954,7 @@ static void spread(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint
 			a->keys[nmine] = a->keys[i];
 			a->bytes[nmine] = a->bytes[i];
 		}
+		a->parsed[nmine] = 0;
 		a->pkts[nmine++] = pkts[i];
 	}
 	a->nk = (uint16_t)nmine;
@@ -933,11 +969,14 @@ static void spread(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint
 		if (!ip)
 			continue;
 		dst = bl_worker_sym_hash(pkt_of(pkts[i])) % w->n_workers;
-		if (dst == w->id)
+		if (dst == w->id) {
+			a->parsed[nmine] = 1;
 			a->pkts[nmine++] = pkts[i];
-		else
-			out[dst][n_out[dst]++] = pkts[i];
+		} else {
+			out[dst][n_out[dst]++] = parsed_tag(pkts[i]);
+		}
 	}
+	a->any_parsed = nmine > a->nk;
 	a->n = (uint16_t)nmine;
 	a->slots = false;
 	a->one_port = true;
@@ -949,7 +988,7 @@ static void spread(struct bl_worker *w, struct rte_mbuf **pkts, unsigned n, uint
 		sent = rte_ring_sp_enqueue_burst(w->ring_out[d], (void **)out[d], n_out[d], NULL);
 		w->stats.handoff_out += sent;
 		for (unsigned j = sent; j < n_out[d]; j++)
-			drop(w, out[d][j], BL_DROP_HANDOFF_FULL);
+			drop(w, parsed_untag(out[d][j], NULL), BL_DROP_HANDOFF_FULL);
 	}
 	if (w->stage_timing) {
 		/* the keys count as parse (their packets are counted there when
@@ -970,6 +1009,7 @@ static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 	if (!w->sw_dist || w->n_workers < 2)
 		return 0;
 	for (unsigned s = 0; s < w->n_workers; s++) {
+		bool any = false;
 		unsigned n;
 
 		if (s == w->id)
@@ -979,8 +1019,14 @@ static unsigned drain_rings(struct bl_worker *w, uint64_t now)
 			continue;
 		w->stats.handoff_in += n;
 		total += n;
-		/* the sender keyed them but kept no key: key them again */
+		for (unsigned j = 0; j < n; j++) {
+			a->pkts[j] = parsed_untag(a->pkts[j], &a->parsed[j]);
+			any |= a->parsed[j];
+		}
+		/* the sender keyed them but kept no key: key them again (a
+		 * packet it parsed keeps its parse) */
 		lane_key(w, a, n, false);
+		a->any_parsed = any;
 		lane_run(w, a, now);
 	}
 	return total;

@@ -129,6 +129,11 @@ struct bl_worker {
 		uint16_t nk;		 /* the leading ones keyed by the lane */
 		bool slots;		 /* their slots requested (second stage done) */
 		bool one_port;		 /* all came in on one port (an RX burst) */
+		/* software distribution: parsed[i] when the private area of
+		 * pkts[i] already holds its parse (spread() parsed it), so the
+		 * long way does not parse it again; read only if any_parsed */
+		bool any_parsed;
+		uint8_t parsed[BL_BURST];
 	} ahead[2], *held, *spare;
 	/* worker-private scratch */
 	uint16_t tx_n[2];

@@ -6,7 +6,8 @@ the address pair names, the handoff counters match that prediction, and
 each flow's packets leave in order. Every third reply carries IP options:
 the worker that receives it takes its hash from the parsed record, while
 its flow's other packets are hashed from the express lane's key, and both
-must name the same worker."""
+must name the same worker; that reply is parsed once, by the worker that
+receives it, and judged on that parse by the one that owns its flow."""
 import json
 import subprocess
 from blpkt import *
@@ -32,7 +33,7 @@ with Workdir("workers") as wd:
            "--workers", "2", "--duration", "4",
            "--inside", "net_pcap0,rx_pcap=%s,tx_pcap=%s" % (wd("in-rx.pcap"), wd("in-tx.pcap")),
            "--outside", "net_pcap1,rx_pcap=%s,tx_pcap=%s" % (wd("out-rx.pcap"), wd("out-tx.pcap")),
-           "--verdicts", wd("v.jsonl"), "--stats-json", wd("s.json")]
+           "--verdicts", wd("v.jsonl"), "--stats-json", wd("s.json"), "--stage-timing"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     c.eq("exit code", p.returncode, 0) or print(p.stdout + p.stderr)
     out_tx, in_tx = read_pcap(wd("out-tx.pcap")), read_pcap(wd("in-tx.pcap"))
@@ -66,4 +67,9 @@ with Workdir("workers") as wd:
     c.eq("no handoff drops", (w0["handoff_drop"], w1["handoff_drop"]), (0, 0))
     t = s["totals"]
     c.eq("accounting", (t["rx"], t["tx"], t["dropped"], t["balanced"]), (3 * N, 3 * N, 0, True))
+    # each packet keyed or parsed once: a reply with options is parsed by
+    # the worker that receives it (for its hash) and judged on that parse
+    # by the one that owns its flow
+    c.eq("one parse stage pass per packet",
+         w0["stages"]["parse"]["packets"] + w1["stages"]["parse"]["packets"], 3 * N)
 c.done()
