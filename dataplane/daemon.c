@@ -1114,8 +1114,9 @@ int bl_cmd_run(int argc, char **argv)
 	notify_init();
 	/* the local zone, read before any thread: localtime_r() (EVE time
 	 * stamps, through bl_meter_localtime()) then never reads the
-	 * environment the meter thread changes */
-	tzset();
+	 * environment the meter thread changes, and TZ has a value the meter
+	 * thread only ever replaces */
+	bl_meter_tz_pin();
 	bl_config_defaults(&cfg);
 	if (bl_cmd_load_config(&cfg, argc, argv, false))
 		goto out_cfg;

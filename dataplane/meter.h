@@ -240,4 +240,12 @@ const char *bl_meter_verdict_name(enum bl_meter_verdict v);
  */
 struct tm *bl_meter_localtime(const time_t *t, struct tm *tm);
 
+/*
+ * Before any thread starts: give TZ a value when it has none (the zone
+ * glibc uses then, ":/etc/localtime") and read it. The switch above then
+ * only ever replaces TZ's value, which never moves the environment array
+ * under another thread's getenv().
+ */
+void bl_meter_tz_pin(void);
+
 #endif /* BL_METER_H */

@@ -196,6 +196,13 @@ static bool tz_known(const char *tz)
 	return access(path, R_OK) == 0;
 }
 
+void bl_meter_tz_pin(void)
+{
+	/* the same zone glibc uses with TZ unset */
+	setenv("TZ", ":/etc/localtime", 0);
+	tzset();
+}
+
 struct tm *bl_meter_localtime(const time_t *t, struct tm *tm)
 {
 	struct tm *r;
@@ -241,10 +248,15 @@ static int64_t next_boundary(int64_t t, enum bl_calendar cal, const char *tz)
 	}
 	tm.tm_isdst = -1;
 	r = mktime(&tm);
-	if (had)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
+	/*
+	 * Restored as a value, never removed: replacing an existing variable's
+	 * value leaves glibc's environment array where it is, while removing
+	 * it and adding it again at the next boundary may move the array under
+	 * a getenv() of another thread (a library's). ":/etc/localtime" is what
+	 * glibc reads when TZ is unset; the daemon sets TZ before any thread
+	 * (bl_meter_tz_pin()), so this is only for callers that did not.
+	 */
+	setenv("TZ", had ? saved : ":/etc/localtime", 1);
 	tzset();
 	pthread_mutex_unlock(&tz_lock);
 	if (r == (time_t)-1 || r <= tt)

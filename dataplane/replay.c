@@ -128,7 +128,7 @@ int bl_cmd_replay(int argc, char **argv)
 	int opt, rc, ret = 1;
 	bool prefix_given = false;
 
-	tzset(); /* before any thread (see bl_cmd_run) */
+	bl_meter_tz_pin(); /* before any thread (see bl_cmd_run) */
 	bl_config_defaults(&cfg);
 	if (bl_cmd_load_config(&cfg, argc, argv, false))
 		goto out_cfg;

@@ -471,6 +471,40 @@ Test(meter, local_time_stays_in_the_process_zone)
 	bl_meters_free(z.m);
 }
 
+/*
+ * The zone switch gives TZ its value back and never removes it (removing
+ * and adding it again may move the environment array under a getenv() of
+ * another thread): TZ unset comes back as the zone glibc uses then, and a
+ * zone that was set comes back as it was. bl_meter_tz_pin() sets the same
+ * default once and leaves a set TZ alone.
+ */
+Test(meter, zone_switch_restores_tz_as_a_value)
+{
+	struct bl_meters *m = meters(1710111600, NULL, 0);
+	struct bl_policy_action a = quota_calendar(1000, BL_CAL_DAY, "Pacific/Kiritimati");
+	struct bl_meter_rule *r;
+	const char *tz;
+
+	unsetenv("TZ");
+	r = rule(m, "flip", &a);
+	bl_meter_rule_free(r);
+	tz = getenv("TZ");
+	cr_assert_str_eq(tz ? tz : "(unset)", ":/etc/localtime");
+	setenv("TZ", "Europe/Paris", 1);
+	r = rule(m, "flip", &a);
+	bl_meter_rule_free(r);
+	cr_assert_str_eq(getenv("TZ"), "Europe/Paris");
+	bl_meter_tz_pin();
+	cr_assert_str_eq(getenv("TZ"), "Europe/Paris", "a set zone is left alone");
+	unsetenv("TZ");
+	bl_meter_tz_pin();
+	tz = getenv("TZ");
+	cr_assert_str_eq(tz ? tz : "(unset)", ":/etc/localtime");
+	setenv("TZ", "UTC", 1);
+	tzset();
+	bl_meters_free(m);
+}
+
 Test(meter, calendar_unknown_timezone_refused)
 {
 	struct bl_meters *m = meters(1700000000, NULL, 0);
