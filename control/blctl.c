@@ -626,6 +626,13 @@ static int stats(const struct blctl *c, int argc, char **argv)
 	if (json_is_false(json_object_get(r, "rules_settled")))
 		printf("(rule counters may lag by up to a second: a worker did not settle its "
 		       "flows in time)\n");
+	/* the shared rate-limit and quota meters (a daemon without a metered
+	 * rule shows zeros) */
+	x = json_object_get(r, "meters");
+	if (json_is_object(x))
+		printf("meters: slots %lld  reclaimed %lld  late charges merged %lld  lost %lld\n",
+		       inum(x, "slots"), inum(x, "reclaimed"), inum(x, "late_merged"),
+		       inum(x, "late_lost"));
 	printf("%-32s %14s\n", "drop reason", "packets");
 	json_object_foreach(json_object_get(r, "drops"), k, x) if (json_integer_value(x))
 		printf("%-32s %14lld\n", k, (long long)json_integer_value(x));

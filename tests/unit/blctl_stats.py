@@ -5,7 +5,7 @@
 The stand-in answers each `stats` request with a fixed stats object (the
 shape dataplane/stats.c writes), once with "rules_settled": true and once
 with false, and checks what blctl prints from it: the totals, the rule
-counters, the drop reasons that are not zero, and the lag line exactly
+counters, the meters, the drop reasons that are not zero, and the lag line exactly
 when a worker did not settle its flows (a real daemon shows that only
 with a table too large for a test to hold).
 Usage: blctl_stats.py BLCTL
@@ -32,6 +32,7 @@ def stats_object(settled):
         "rules": {"web": {"packets": 990, "bytes": 99000},
                   "block-bad": {"packets": 10, "bytes": 600}},
         "drops": {"policy": 10, "malformed": 0},
+        "meters": {"slots": 3, "reclaimed": 5, "late_merged": 1, "late_lost": 0},
     }
 
 
@@ -75,7 +76,8 @@ def main():
             rules = ["%-32s %14d %16d" % ("web", 990, 99000),
                      "%-32s %14d %16d" % ("block-bad", 10, 600)]
             want = ["generation 7  rx 1000  tx 990  dropped 10  held 0  generated 2  (balanced)",
-                    "%-32s %14d" % ("policy", 10)] + rules
+                    "%-32s %14d" % ("policy", 10),
+                    "meters: slots 3  reclaimed 5  late charges merged 1  lost 0"] + rules
             for w in want:
                 if w not in lines:
                     failures.append("settled=%s: no line %r in:\n%s" % (settled, w, out))
