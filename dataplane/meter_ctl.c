@@ -463,6 +463,37 @@ static bool late_charges(const struct bl_meters *m, const struct meter_slot *s, 
 }
 
 /*
+ * Late quota words `q` (0: none) of a slot in quota mode `mode` into slot
+ * `n`: the same period adds; an older one there (out of the window, as
+ * the late word is in it) is replaced. A fresh slot takes the mode; a slot
+ * in another mode (a new policy changed the period) would clear the words
+ * anyway, so they are left out.
+ */
+static void merge_quota(struct meter_slot *n, uint32_t mode, const uint64_t *q)
+{
+	uint32_t zero = 0;
+
+	if (!mode)
+		return;
+	__atomic_compare_exchange_n(&n->qmode, &zero, mode, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+	if (__atomic_load_n(&n->qmode, __ATOMIC_RELAXED) != mode)
+		return;
+	for (unsigned i = 0; i < BL_METER_QBUCKETS; i++) {
+		uint64_t cur = __atomic_load_n(&n->q[i], __ATOMIC_RELAXED), nw;
+
+		if (!q[i])
+			continue;
+		do
+			nw = QW_TAG(cur) == QW_TAG(q[i]) && QW_BYTES(cur)
+				     ? QW_MAKE(QW_TAG(q[i]), QW_BYTES(cur) + QW_BYTES(q[i]))
+				     : q[i];
+		while (!__atomic_compare_exchange_n(&n->q[i], &cur, nw, true, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED));
+	}
+}
+
+/*
  * Fold the late charges of retired slot `old` into the slot its key has
  * now (a new one when its subscriber has not come back yet), so the
  * reclaim loses nothing: the deficits of two buckets add, and the quota
@@ -472,7 +503,6 @@ static bool late_charges(const struct bl_meters *m, const struct meter_slot *s, 
 static void merge_late(struct bl_meters *m, const struct meter_slot *old, uint64_t now)
 {
 	uint64_t deficit, q[BL_METER_QBUCKETS], t = now << 4, cur;
-	uint32_t mode = __atomic_load_n(&old->qmode, __ATOMIC_RELAXED), zero = 0;
 	struct meter_slot *n;
 	int pos;
 
@@ -490,30 +520,7 @@ static void merge_late(struct bl_meters *m, const struct meter_slot *old, uint64
 	while (deficit && !__atomic_compare_exchange_n(&n->tat, &cur, (cur > t ? cur : t) + deficit,
 						       true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
-	/* a fresh slot takes the old one's quota mode; another mode (a new
-	 * policy changed the period) would clear the words anyway */
-	if (mode)
-		__atomic_compare_exchange_n(&n->qmode, &zero, mode, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
-	for (unsigned i = 0;
-	     i < BL_METER_QBUCKETS && mode && __atomic_load_n(&n->qmode, __ATOMIC_RELAXED) == mode;
-	     i++) {
-		if (!q[i])
-			continue;
-		cur = __atomic_load_n(&n->q[i], __ATOMIC_RELAXED);
-		for (;;) {
-			/* the same period adds; an older one (out of the window,
-			 * as the old word is in it) is replaced */
-			uint64_t nw =
-				QW_TAG(cur) == QW_TAG(q[i]) && QW_BYTES(cur)
-					? QW_MAKE(QW_TAG(q[i]), QW_BYTES(cur) + QW_BYTES(q[i]))
-					: q[i];
-
-			if (__atomic_compare_exchange_n(&n->q[i], &cur, nw, true, __ATOMIC_RELAXED,
-							__ATOMIC_RELAXED))
-				break;
-		}
-	}
+	merge_quota(n, __atomic_load_n(&old->qmode, __ATOMIC_RELAXED), q);
 	__atomic_fetch_add(&m->late_merged, 1, __ATOMIC_RELAXED);
 }
 
