@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Bad input gives one clear line and a non-zero exit: a bad config file
 (with file:line:column), a port that does not exist, a bad vdev, a mempool
-too small for net_pcap's infinite_rx."""
+too small for net_pcap's infinite_rx. And `--version` answers."""
+import re
 import subprocess
 from blpkt import *
 
@@ -64,4 +65,9 @@ with Workdir("bad") as wd:
     c.eq("small pool for infinite_rx: exit 1, not a crash", rc, 1)
     c.true("small pool for infinite_rx: one line with the numbers (%s)" % lines,
            len(lines) == 1 and "3000 packets" in lines[0] and "set mempool to at least" in lines[0])
+
+    p = subprocess.run([brightline(), "--version"], capture_output=True, text=True, timeout=30)
+    c.true("--version: one line, the version and DPDK's (%r)" % p.stdout,
+           p.returncode == 0 and re.fullmatch(r"brightline \d+\.\d+\.\d+ \(DPDK \d+\.\d+\.\d+\)\n",
+                                              p.stdout) is not None)
 c.done()
