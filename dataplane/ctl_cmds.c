@@ -19,10 +19,6 @@
 #include "daemon.h"
 #include "proto.h"
 
-#ifndef BL_VERSION
-#define BL_VERSION "unknown"
-#endif
-
 static const char *verdict_name(uint8_t v)
 {
 	return v == BL_RT_NONE ? "none" : bl_rt_action_name(v);
